@@ -1,0 +1,32 @@
+//! chatd's schema, one step per file. The schema lives only here; `chatd migrate` and server
+//! start-up apply every pending step.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_users;
+mod m20261126_000002_create_rooms;
+mod m20261126_000003_create_room_memberships;
+mod m20261126_000004_create_messages;
+mod m20261126_000005_add_room_last_message;
+mod m20261126_000006_create_message_details;
+mod m20261126_000007_create_notifications;
+mod m20261126_000008_create_sessions;
+mod util;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_users::Migration),
+            Box::new(m20261126_000002_create_rooms::Migration),
+            Box::new(m20261126_000003_create_room_memberships::Migration),
+            Box::new(m20261126_000004_create_messages::Migration),
+            Box::new(m20261126_000005_add_room_last_message::Migration),
+            Box::new(m20261126_000006_create_message_details::Migration),
+            Box::new(m20261126_000007_create_notifications::Migration),
+            Box::new(m20261126_000008_create_sessions::Migration),
+        ]
+    }
+}

@@ -1,0 +1,326 @@
+//! The typed settings tree: `settings.toml` (defaults compiled in, the file on disk or `--config`
+//! on top) overlaid by `CHAT__<SECTION>__<KEY>` environment variables. Bad settings stop start-up.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The shipped `settings.toml`; it is the one place defaults are written down.
+pub const DEFAULT_SETTINGS: &str = include_str!("../settings.toml");
+/// The development secret shipped in `settings.toml`; start-up warns while it is used.
+pub const DEVELOPMENT_SECRET: &str = "chatd-development-secret-do-not-deploy";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("unknown setting `{0}`")]
+    UnknownKey(String),
+    #[error("invalid setting `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub sessions: SessionSettings,
+    pub limits: LimitSettings,
+    pub messages: MessageSettings,
+    pub notifications: NotificationSettings,
+    pub rooms: RoomSettings,
+    pub mailboxes: MailboxSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 = any free port.
+    pub port: u16,
+    /// 0 = one per core.
+    pub workers: usize,
+    /// Starts and ends with `/`.
+    pub websocket_path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    /// Seconds.
+    pub acquire_timeout: f64,
+    /// Seconds; SQLite only.
+    pub sqlite_busy_timeout: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub user_id_claim: String,
+    /// Seconds of tolerated clock skew.
+    pub leeway: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Seconds of client silence before the connection is closed with 4008.
+    pub inactivity_threshold: f64,
+    /// Seconds between idle checks.
+    pub idle_check_interval: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Bytes.
+    pub max_frame_bytes: usize,
+    /// Unicode scalar values, after trimming.
+    pub max_content_chars: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSettings {
+    pub soft_delete: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomSettings {
+    pub default_max_participants: i64,
+    pub default_max_subscribers: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSettings {
+    /// Per-connection outbound queue, in frames.
+    pub session: usize,
+    pub room: usize,
+    pub notification: usize,
+}
+
+impl Settings {
+    /// Loads the compiled-in defaults, then `path` (or `./settings.toml` when present), then the
+    /// environment.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with(path, &[])
+    }
+
+    /// As [`Settings::load`], with `overrides` (`("server.port", "0")`, …) applied last; the
+    /// tests use this to point a server at its own database and port.
+    pub fn load_with(
+        path: Option<&Path>,
+        overrides: &[(&str, &str)],
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_SETTINGS,
+            config::FileFormat::Toml,
+        ));
+        builder = match path {
+            Some(p) => builder.add_source(config::File::from(p).required(true)),
+            None => builder.add_source(config::File::with_name("settings.toml").required(false)),
+        };
+        builder = builder.add_source(
+            config::Environment::with_prefix("CHAT")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        for (key, value) in overrides {
+            builder = builder.set_override(*key, *value)?;
+        }
+        let raw = builder.build()?;
+        check_known_keys(&raw)?;
+        let settings: Settings = raw.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &'static str, reason: &str) -> Result<(), ConfigError> {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.to_string(),
+            })
+        }
+        let path = &self.server.websocket_path;
+        if !path.starts_with('/') || !path.ends_with('/') {
+            return invalid("server.websocket_path", "must start and end with `/`");
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres"))
+        {
+            return invalid("database.url", "must be a sqlite:// or postgres:// URL");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.database.min_connections > self.database.max_connections {
+            return invalid(
+                "database.min_connections",
+                "must not exceed max_connections",
+            );
+        }
+        for (key, secs) in [
+            ("database.acquire_timeout", self.database.acquire_timeout),
+            (
+                "database.sqlite_busy_timeout",
+                self.database.sqlite_busy_timeout,
+            ),
+            (
+                "sessions.inactivity_threshold",
+                self.sessions.inactivity_threshold,
+            ),
+            (
+                "sessions.idle_check_interval",
+                self.sessions.idle_check_interval,
+            ),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+                return invalid(key, "must be a positive number of seconds");
+            }
+        }
+        if self.sessions.idle_check_interval > self.sessions.inactivity_threshold {
+            return invalid(
+                "sessions.idle_check_interval",
+                "must not exceed sessions.inactivity_threshold",
+            );
+        }
+        if self.auth.jwt_secret.is_empty() {
+            return invalid("auth.jwt_secret", "must not be empty");
+        }
+        if self.auth.user_id_claim.is_empty() {
+            return invalid("auth.user_id_claim", "must not be empty");
+        }
+        if self.limits.max_frame_bytes < 1024 {
+            return invalid("limits.max_frame_bytes", "must be at least 1024");
+        }
+        if self.limits.max_content_chars == 0 {
+            return invalid("limits.max_content_chars", "must be at least 1");
+        }
+        if self.rooms.default_max_participants < 0 {
+            return invalid("rooms.default_max_participants", "must not be negative");
+        }
+        if self.rooms.default_max_subscribers < 0 {
+            return invalid("rooms.default_max_subscribers", "must not be negative");
+        }
+        for (key, cap) in [
+            ("mailboxes.session", self.mailboxes.session),
+            ("mailboxes.room", self.mailboxes.room),
+            ("mailboxes.notification", self.mailboxes.notification),
+        ] {
+            if cap == 0 {
+                return invalid(key, "must be at least 1");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn uses_development_secret(&self) -> bool {
+        self.auth.jwt_secret == DEVELOPMENT_SECRET
+    }
+
+    pub fn inactivity_threshold(&self) -> Duration {
+        Duration::from_secs_f64(self.sessions.inactivity_threshold)
+    }
+
+    pub fn idle_check_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.sessions.idle_check_interval)
+    }
+}
+
+/// serde's unknown-field error does not say which section it is in; naming `section.key` lets
+/// an operator find a typo in an environment variable as quickly as in the file.
+fn check_known_keys(raw: &config::Config) -> Result<(), ConfigError> {
+    let defaults: toml_keys::Tree = config::Config::builder()
+        .add_source(config::File::from_str(
+            DEFAULT_SETTINGS,
+            config::FileFormat::Toml,
+        ))
+        .build()?
+        .try_deserialize()?;
+    let known: BTreeSet<String> = toml_keys::flatten(&defaults);
+    let given: toml_keys::Tree = raw.clone().try_deserialize()?;
+    for key in toml_keys::flatten(&given) {
+        if !known.contains(&key) {
+            return Err(ConfigError::UnknownKey(key));
+        }
+    }
+    Ok(())
+}
+
+mod toml_keys {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Two levels: section → key → any value.
+    pub type Tree = BTreeMap<String, Section>;
+
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    pub enum Section {
+        Table(BTreeMap<String, serde::de::IgnoredAny>),
+        Scalar(serde::de::IgnoredAny),
+    }
+
+    pub fn flatten(tree: &Tree) -> BTreeSet<String> {
+        let mut keys = BTreeSet::new();
+        for (section, body) in tree {
+            match body {
+                Section::Table(entries) => {
+                    for key in entries.keys() {
+                        keys.insert(format!("{section}.{key}"));
+                    }
+                }
+                Section::Scalar(_) => {
+                    keys.insert(section.clone());
+                }
+            }
+        }
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_settings_load_and_validate() {
+        let s = Settings::load_with(None, &[]).expect("defaults load");
+        assert_eq!(s.server.websocket_path, "/messaging/");
+        assert_eq!(s.sessions.inactivity_threshold, 60.0);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Settings::load_with(None, &[("server.prot", "1")]).unwrap_err();
+        assert_eq!(err.to_string(), "unknown setting `server.prot`");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err =
+            Settings::load_with(None, &[("sessions.inactivity_threshold", "-1")]).unwrap_err();
+        assert!(
+            err.to_string().contains("sessions.inactivity_threshold"),
+            "{err}"
+        );
+        let err = Settings::load_with(None, &[("server.port", "not-a-port")]).unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Who is connected: user id → that user's live connections (every device). Fan-out reads it
+//! to turn "these users" into "these sockets"; sessions register and unregister themselves.
+//!
+//! A plain read-mostly map rather than an actor: a dispatch looks up many users and must not
+//! queue behind connects and disconnects.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use actix::prelude::*;
+use uuid::Uuid;
+
+use crate::protocol::server::Frame;
+
+/// What a connection's socket actor is asked to do from outside.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum Outbound {
+    /// Send this text frame.
+    Frame(Frame),
+    /// Its outbound queue overflowed: close with 1013 "Try again later" (DECISIONS 32).
+    Overloaded,
+}
+
+struct Connection {
+    id: Uuid,
+    tx: Recipient<Outbound>,
+}
+
+#[derive(Default)]
+pub struct Presence {
+    by_user: RwLock<HashMap<i64, Vec<Connection>>>,
+}
+
+impl Presence {
+    pub fn register(&self, user_id: i64, connection_id: Uuid, tx: Recipient<Outbound>) {
+        let mut map = self.by_user.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(user_id).or_default().push(Connection {
+            id: connection_id,
+            tx,
+        });
+    }
+
+    pub fn unregister(&self, user_id: i64, connection_id: Uuid) {
+        let mut map = self.by_user.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(conns) = map.get_mut(&user_id) {
+            conns.retain(|c| c.id != connection_id);
+            if conns.is_empty() {
+                map.remove(&user_id);
+            }
+        }
+    }
+
+    /// U(user): every open connection of `user_id`.
+    pub fn send_to_user(&self, user_id: i64, frame: &Frame) {
+        self.send_to_users(std::iter::once(user_id), frame);
+    }
+
+    /// Every open connection of every listed user.
+    pub fn send_to_users(&self, users: impl IntoIterator<Item = i64>, frame: &Frame) {
+        let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
+        for user_id in users {
+            for conn in map.get(&user_id).into_iter().flatten() {
+                deliver(conn, frame);
+            }
+        }
+    }
+
+    pub fn connection_count(&self) -> usize {
+        let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
+        map.values().map(Vec::len).sum()
+    }
+}
+
+/// A full mailbox means the client is not reading; it is told to go away rather than being
+/// allowed to grow our memory. `do_send` bypasses the capacity so the close always arrives.
+fn deliver(conn: &Connection, frame: &Frame) {
+    match conn.tx.try_send(Outbound::Frame(frame.clone())) {
+        Ok(()) => {}
+        Err(SendError::Full(_)) => {
+            log::warn!("connection {} fell behind; closing it with 1013", conn.id);
+            conn.tx.do_send(Outbound::Overloaded);
+        }
+        Err(SendError::Closed(_)) => {}
+    }
+}

@@ -1,0 +1,229 @@
+//! Server → client frames. Payload structs keep the reference's key order; a dispatch is
+//! encoded once into a [`Frame`] whose bytes are shared by every recipient.
+
+use bytestring::ByteString;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::Timestamp;
+
+/// An encoded text frame. Cloning shares the bytes.
+pub type Frame = ByteString;
+
+/// `{"type": "broadcast_group", "eventType": …, "data": …}`: every dispatch but
+/// `chat.notifications`.
+pub fn routed<T: Serialize>(event_type: &str, data: &T) -> Frame {
+    #[derive(Serialize)]
+    struct Routed<'a, T> {
+        r#type: &'static str,
+        #[serde(rename = "eventType")]
+        event_type: &'a str,
+        data: &'a T,
+    }
+    encode(&Routed {
+        r#type: "broadcast_group",
+        event_type,
+        data,
+    })
+}
+
+/// `{"eventType": …, "data": …}`: only `chat.notifications`.
+pub fn direct<T: Serialize>(event_type: &str, data: &T) -> Frame {
+    #[derive(Serialize)]
+    struct Direct<'a, T> {
+        #[serde(rename = "eventType")]
+        event_type: &'a str,
+        data: &'a T,
+    }
+    encode(&Direct { event_type, data })
+}
+
+/// The `session.heartbeat` answer.
+pub fn heartbeat_ack() -> Frame {
+    ByteString::from_static(r#"{"status": "success"}"#)
+}
+
+fn encode<T: Serialize>(value: &T) -> Frame {
+    // Our payload types contain only strings, numbers and JSON values: encoding cannot fail.
+    ByteString::from(serde_json::to_string(value).unwrap_or_default())
+}
+
+pub mod event {
+    pub const ROOM_CREATE: &str = "roomcreate.dispatch";
+    pub const ROOM_LIST: &str = "roomlist.dispatch";
+    pub const ROOM_INFO: &str = "roominfo.dispatch";
+    pub const MESSAGE: &str = "message.dispatch";
+    pub const MESSAGE_DELIVERED: &str = "messagedelivered.dispatch";
+    pub const NOTIFICATIONS: &str = "chat.notifications";
+}
+
+/// A user as every payload shows one; all five keys are always present.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomRef {
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadReceiptView {
+    pub reader: UserView,
+    pub read_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReactionView {
+    pub id: Uuid,
+    pub user: UserView,
+    pub reaction_content: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttachmentView {
+    pub id: Uuid,
+    pub media_url: String,
+    pub media_type: String,
+    pub file_size: i64,
+    pub mime_type: String,
+    pub caption: Option<String>,
+    pub metadata: Value,
+}
+
+/// The message object of messages.md §5.2; replies and forwards nest their source in full.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub room: RoomRef,
+    pub sender: UserView,
+    pub read_receipts: Vec<ReadReceiptView>,
+    pub reactions: Vec<ReactionView>,
+    pub attachments: Vec<AttachmentView>,
+    pub parent_message: Option<Box<MessageView>>,
+    pub forwarded_from: Option<Box<MessageView>>,
+    /// Usernames, in acknowledgement order.
+    pub delivered_to: Vec<String>,
+    pub content: String,
+    pub is_deleted: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub is_forwarded: bool,
+    pub is_edited: bool,
+}
+
+/// A room's `last_message`: the message, or the reference's placeholder object (never `null`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum LastMessage {
+    Message(Box<MessageView>),
+    None(NoMessage),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoMessage {
+    id: Option<Uuid>,
+    room_id: Option<Uuid>,
+    sender_id: Option<i64>,
+    parent_message_id: Option<Uuid>,
+    forwarded_from_id: Option<Uuid>,
+    content: &'static str,
+    is_deleted: bool,
+    is_forwarded: bool,
+    is_edited: bool,
+}
+
+impl LastMessage {
+    pub fn placeholder() -> LastMessage {
+        LastMessage::None(NoMessage {
+            id: None,
+            room_id: None,
+            sender_id: None,
+            parent_message_id: None,
+            forwarded_from_id: None,
+            content: "",
+            is_deleted: false,
+            is_forwarded: false,
+            is_edited: false,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PropertyView {
+    pub preferences: Value,
+}
+
+/// The room detail shape (rooms.md §5.2). `polymorphic_ctype` is omitted (DECISIONS 6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RoomDetail {
+    OneToOne(OneToOneDetail),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OneToOneDetail {
+    pub id: Uuid,
+    pub participants: Vec<UserView>,
+    pub property: PropertyView,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub r#type: &'static str,
+}
+
+/// The room list entry shape (rooms.md §5.3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RoomListEntry {
+    OneToOne(OneToOneEntry),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OneToOneEntry {
+    pub id: Uuid,
+    pub peer: UserView,
+    pub last_message: LastMessage,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub r#type: &'static str,
+}
+
+/// One item of `chat.notifications`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationView {
+    pub id: Uuid,
+    pub message: MessageView,
+    pub notification_type: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routed_frames_carry_broadcast_group() {
+        let f = routed("x.dispatch", &serde_json::json!({"a": 1}));
+        assert_eq!(
+            &*f,
+            r#"{"type":"broadcast_group","eventType":"x.dispatch","data":{"a":1}}"#
+        );
+    }
+
+    #[test]
+    fn the_no_message_placeholder_is_verbatim() {
+        let v = serde_json::to_value(LastMessage::placeholder()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"id": null, "room_id": null, "sender_id": null,
+                "parent_message_id": null, "forwarded_from_id": null, "content": "",
+                "is_deleted": false, "is_forwarded": false, "is_edited": false})
+        );
+    }
+}

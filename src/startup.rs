@@ -1,0 +1,140 @@
+//! Wiring: connect and migrate the database, start the actors, bind the listener. `main` and
+//! the tests both go through [`Application::build`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::config::Settings;
+use crate::notifications::NotificationActor;
+use crate::presence::Presence;
+use crate::rooms::RoomRegistry;
+use crate::store::{self, StoreError};
+use crate::ws;
+
+/// What every connection and event handler shares.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub presence: Arc<Presence>,
+    pub rooms: Arc<RoomRegistry>,
+    pub notifications: Addr<NotificationActor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] DbErr),
+    #[error("cannot prepare the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: Arc<AppState>,
+    /// Runs the room and notification actors, apart from the HTTP workers.
+    actors: Arbiter,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let settings = Arc::new(settings);
+        let db = store::connect(&settings.database).await?;
+        store::migrate(&db).await?;
+        let stale = store::sessions::clear_all(&db).await?;
+        if stale > 0 {
+            log::info!("removed {stale} session rows left by an earlier run");
+        }
+
+        let actors = Arbiter::new();
+        let presence = Arc::new(Presence::default());
+        let rooms = Arc::new(RoomRegistry::new(
+            db.clone(),
+            presence.clone(),
+            actors.handle(),
+            settings.mailboxes.room,
+        ));
+        let notifications = {
+            let (db, enabled, cap) = (
+                db.clone(),
+                settings.notifications.enabled,
+                settings.mailboxes.notification,
+            );
+            NotificationActor::start_in_arbiter(&actors.handle(), move |_| {
+                NotificationActor::new(db, enabled, cap)
+            })
+        };
+        let state = Arc::new(AppState {
+            settings: settings.clone(),
+            db,
+            presence,
+            rooms,
+            notifications,
+        });
+
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: addr.clone(),
+                source,
+            })?
+            .port();
+        let data = web::Data::from(state.clone());
+        let path = settings.server.websocket_path.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route(&path, web::route().to(ws::endpoint))
+                .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
+        })
+        .disable_signals();
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { addr, source })?
+            .run();
+        Ok(Application {
+            server,
+            port,
+            state,
+            actors,
+        })
+    }
+
+    /// The bound port (useful when `server.port` is 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped through its [`ServerHandle`].
+    pub async fn run(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.actors.stop();
+        result
+    }
+}

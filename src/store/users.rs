@@ -1,0 +1,106 @@
+//! Users mirrored from token claims.
+
+use entity::{room, room_member, user};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
+};
+
+use super::{now, StoreError};
+use crate::auth::Identity;
+
+/// Creates the user on first sight; afterwards updates whichever profile claims the token
+/// carries. A user without a `username` claim is called `user<id>`.
+pub async fn upsert_from_identity<C: ConnectionTrait>(
+    db: &C,
+    who: &Identity,
+) -> Result<user::Model, StoreError> {
+    let existing = user::Entity::find_by_id(who.user_id).one(db).await?;
+    let Some(existing) = existing else {
+        let at = now();
+        let model = user::ActiveModel {
+            id: Set(who.user_id),
+            username: Set(who
+                .username
+                .clone()
+                .unwrap_or_else(|| format!("user{}", who.user_id))),
+            email: Set(who.email.clone().unwrap_or_default()),
+            first_name: Set(who.first_name.clone().unwrap_or_default()),
+            last_name: Set(who.last_name.clone().unwrap_or_default()),
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        return match model.insert(db).await {
+            Ok(m) => Ok(m),
+            // Two first connections of one user raced; the other one inserted it.
+            Err(e) if e.sql_err().is_some() => user::Entity::find_by_id(who.user_id)
+                .one(db)
+                .await?
+                .ok_or(StoreError::Db(e)),
+            Err(e) => Err(e.into()),
+        };
+    };
+    let mut changed = existing.clone();
+    let claims = [
+        (&mut changed.username, &who.username),
+        (&mut changed.email, &who.email),
+        (&mut changed.first_name, &who.first_name),
+        (&mut changed.last_name, &who.last_name),
+    ];
+    for (field, claim) in claims {
+        if let Some(value) = claim {
+            field.clone_from(value);
+        }
+    }
+    if changed == existing {
+        return Ok(existing);
+    }
+    let mut active: user::ActiveModel = existing.into();
+    active.username = Set(changed.username);
+    active.email = Set(changed.email);
+    active.first_name = Set(changed.first_name);
+    active.last_name = Set(changed.last_name);
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+pub async fn find_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> Result<Vec<user::Model>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(user::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, StoreError> {
+    Ok(user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Deletes a user with everything that is theirs. Their one-to-one rooms go too (rooms.md
+/// §3.8); rooms they created go by the `creator_id` cascade. Returns whether the user existed.
+pub async fn delete<C: TransactionTrait>(db: &C, user_id: i64) -> Result<bool, StoreError> {
+    let txn = db.begin().await?;
+    let their_rooms = Query::select()
+        .column(room_member::Column::RoomId)
+        .from(room_member::Entity)
+        .and_where(room_member::Column::UserId.eq(user_id))
+        .to_owned();
+    room::Entity::delete_many()
+        .filter(room::Column::RoomType.eq("OneToOneChat"))
+        .filter(room::Column::Id.in_subquery(their_rooms))
+        .exec(&txn)
+        .await?;
+    let deleted = user::Entity::delete_by_id(user_id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(deleted.rows_affected > 0)
+}

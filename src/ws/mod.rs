@@ -1,0 +1,85 @@
+//! `GET /messaging/`: authenticate, then hand the socket to a session actor. The only code
+//! that touches actix-web-actors (deprecated upstream, so it stays boxed in here).
+
+mod session;
+
+use actix::{Actor, ActorContext, StreamHandler};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+
+use crate::startup::AppState;
+use crate::{auth, store};
+
+pub use session::WsSession;
+
+/// Close code and reason for a connection without a valid token (DECISIONS 1).
+pub const AUTH_FAILED: (u16, &str) = (4001, "Authentication failed");
+
+pub async fn endpoint(
+    req: HttpRequest,
+    stream: web::Payload,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    if !is_websocket_upgrade(&req) {
+        return Ok(HttpResponse::BadRequest().body("this endpoint only speaks WebSocket\n"));
+    }
+    let max_frame = app.settings.limits.max_frame_bytes;
+    let token = first_query_value(&req, "token");
+    let identity = match auth::authenticate(&app.settings.auth, token.as_deref()) {
+        Ok(identity) => identity,
+        Err(e) => {
+            log::info!("refusing connection: {e}");
+            return ws::WsResponseBuilder::new(Rejected, &req, stream)
+                .frame_size(max_frame)
+                .start();
+        }
+    };
+    let user = match store::users::upsert_from_identity(&app.db, &identity).await {
+        Ok(user) => user,
+        Err(e) => {
+            log::error!("cannot record user {}: {e}", identity.user_id);
+            return Ok(HttpResponse::ServiceUnavailable().finish());
+        }
+    };
+    let session = WsSession::new(app.into_inner(), user);
+    ws::WsResponseBuilder::new(session, &req, stream)
+        .frame_size(max_frame)
+        .start()
+}
+
+fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// The first `name=` of the query string, percent-decoded.
+fn first_query_value(req: &HttpRequest, name: &str) -> Option<String> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()?
+        .into_inner()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// A connection that failed authentication: accepted, then closed at once with 4001, so that
+/// browsers can read the code.
+struct Rejected;
+
+impl Actor for Rejected {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(AUTH_FAILED.0),
+            description: Some(AUTH_FAILED.1.to_string()),
+        }));
+        ctx.stop();
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Rejected {
+    fn handle(&mut self, _msg: Result<ws::Message, ws::ProtocolError>, _ctx: &mut Self::Context) {}
+}

@@ -1,0 +1,221 @@
+//! `WsSession`: one actor per connection. It owns the socket: decodes frames into events,
+//! runs them one at a time (all frames of one event go out before the next is read), and
+//! writes what the rest of the system sends it. It closes idle connections (4008), oversized
+//! frames (1009) and connections that stop reading (1013).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use bytestring::ByteString;
+use entity::user;
+use uuid::Uuid;
+
+use crate::events::{self, Caller};
+use crate::notifications::PendingFrame;
+use crate::presence::Outbound;
+use crate::protocol::client::ClientEvent;
+use crate::protocol::errors::ChatError;
+use crate::protocol::server::heartbeat_ack;
+use crate::startup::AppState;
+use crate::store;
+
+pub struct WsSession {
+    app: Arc<AppState>,
+    caller: Caller,
+    /// When the client last sent a frame of any kind.
+    last_heard: Instant,
+    /// A fragmented text message being reassembled (bounded by `limits.max_frame_bytes`).
+    fragments: Option<Vec<u8>>,
+}
+
+impl WsSession {
+    pub fn new(app: Arc<AppState>, user: user::Model) -> Self {
+        WsSession {
+            app,
+            caller: Caller {
+                user,
+                connection_id: Uuid::new_v4(),
+            },
+            last_heard: Instant::now(),
+            fragments: None,
+        }
+    }
+
+    fn close(ctx: &mut ws::WebsocketContext<Self>, code: ws::CloseCode, reason: &str) {
+        ctx.close(Some(ws::CloseReason {
+            code,
+            description: Some(reason.to_string()),
+        }));
+        ctx.stop();
+    }
+
+    fn reply_error(ctx: &mut ws::WebsocketContext<Self>, err: &ChatError) {
+        ctx.text(err.to_frame_text());
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        match ClientEvent::decode(text) {
+            Err(err) => Self::reply_error(ctx, &err),
+            Ok(ClientEvent::SessionHeartbeat) => {
+                ctx.text(heartbeat_ack());
+                let db = self.app.db.clone();
+                let conn = self.caller.connection_id.to_string();
+                ctx.spawn(
+                    async move {
+                        if let Err(e) = store::sessions::touch(&db, &conn).await {
+                            log::warn!("heartbeat of {conn} not recorded: {e}");
+                        }
+                    }
+                    .into_actor(self),
+                );
+            }
+            Ok(event) => {
+                let app = self.app.clone();
+                let caller = self.caller.clone();
+                // `wait` holds back the next frame until this event is done (messages.md §1.5).
+                ctx.wait(events::handle(app, caller, event).into_actor(self).map(
+                    |result, _act, ctx| match result {
+                        Ok(Some(frame)) => ctx.text(frame),
+                        Ok(None) => {}
+                        Err(err) => Self::reply_error(ctx, &err),
+                    },
+                ));
+            }
+        }
+    }
+
+    fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
+        let max = self.app.settings.limits.max_frame_bytes;
+        let (first, last, bytes) = match item {
+            actix_http::ws::Item::FirstText(b) => (true, false, b),
+            actix_http::ws::Item::FirstBinary(_) => {
+                self.fragments = None;
+                return Self::reply_error(
+                    ctx,
+                    &ChatError::InvalidFrame("binary frames are not supported".into()),
+                );
+            }
+            actix_http::ws::Item::Continue(b) => (false, false, b),
+            actix_http::ws::Item::Last(b) => (false, true, b),
+        };
+        if first {
+            self.fragments = Some(Vec::new());
+        }
+        let Some(buf) = self.fragments.as_mut() else {
+            // The rest of a binary message, or a continuation without a start.
+            return;
+        };
+        if buf.len() + bytes.len() > max {
+            return Self::close(ctx, ws::CloseCode::Size, "Message too big");
+        }
+        buf.extend_from_slice(&bytes);
+        if last {
+            let buf = self.fragments.take().unwrap_or_default();
+            match String::from_utf8(buf) {
+                Ok(text) => self.on_text(&text, ctx),
+                Err(_) => Self::reply_error(
+                    ctx,
+                    &ChatError::InvalidFrame("text is not valid UTF-8".into()),
+                ),
+            }
+        }
+    }
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let settings = &self.app.settings;
+        ctx.set_mailbox_capacity(settings.mailboxes.session);
+        self.app.presence.register(
+            self.caller.user.id,
+            self.caller.connection_id,
+            ctx.address().recipient(),
+        );
+
+        let threshold = settings.inactivity_threshold();
+        ctx.run_interval(settings.idle_check_interval(), move |act, ctx| {
+            if act.last_heard.elapsed() >= threshold {
+                Self::close(ctx, ws::CloseCode::Other(4008), "Session expired");
+            }
+        });
+
+        // The session row and the pending notifications come before anything else is read or
+        // written: `chat.notifications` is always the first frame. Dispatches that arrive
+        // meanwhile wait in the mailbox.
+        let app = self.app.clone();
+        let user_id = self.caller.user.id;
+        let conn = self.caller.connection_id.to_string();
+        ctx.wait(
+            async move {
+                if let Err(e) = store::sessions::open(&app.db, user_id, &conn).await {
+                    log::warn!("session row for {conn} not written: {e}");
+                }
+                match app.notifications.send(PendingFrame { user_id }).await {
+                    Ok(result) => result,
+                    Err(e) => Err(events::internal("notification actor", e)),
+                }
+            }
+            .into_actor(self)
+            .map(|result, _act, ctx| match result {
+                Ok(Some(frame)) => ctx.text(frame),
+                Ok(None) => {}
+                Err(err) => Self::reply_error(ctx, &err),
+            }),
+        );
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.app
+            .presence
+            .unregister(self.caller.user.id, self.caller.connection_id);
+        let db = self.app.db.clone();
+        let conn = self.caller.connection_id.to_string();
+        actix::spawn(async move {
+            if let Err(e) = store::sessions::close(&db, &conn).await {
+                log::warn!("session row for {conn} not removed: {e}");
+            }
+        });
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Binary(_)) => Self::reply_error(
+                ctx,
+                &ChatError::InvalidFrame("binary frames are not supported".into()),
+            ),
+            Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(ws::ProtocolError::Overflow) => {
+                Self::close(ctx, ws::CloseCode::Size, "Message too big")
+            }
+            Err(e) => {
+                log::debug!("protocol error on {}: {e}", self.caller.connection_id);
+                Self::close(ctx, ws::CloseCode::Protocol, "Protocol error");
+            }
+        }
+    }
+}
+
+impl Handler<Outbound> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
+        match msg {
+            Outbound::Frame(frame) => ctx.text(ByteString::clone(&frame)),
+            Outbound::Overloaded => Self::close(ctx, ws::CloseCode::Again, "Try again later"),
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! The test harness: a real chatd on a random port with a fresh, migrated database of its own,
+//! WebSocket clients, and token minting.
+//!
+//! SQLite by default (a temporary file per test). Set `CHAT_TEST_DATABASE_URL` to a PostgreSQL
+//! URL the tests may create databases with (e.g. `postgres://postgres@127.0.0.1:5432/postgres`)
+//! to run the same tests on PostgreSQL: each test gets its own database, dropped afterwards.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use chatd::auth::{issue, NewToken};
+use chatd::config::Settings;
+use chatd::startup::Application;
+use futures_util::{SinkExt, StreamExt};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+/// How long a test waits for an expected frame before failing (a hang guard, not a speed
+/// requirement).
+const FRAME_WAIT: Duration = Duration::from_secs(15);
+
+pub struct TestApp {
+    pub port: u16,
+    pub settings: Settings,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    database: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts a server with these settings overrides (`("sessions.inactivity_threshold", "1")`).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let (url, database) = fresh_database().await;
+    let mut all: Vec<(&str, &str)> = vec![
+        ("server.host", "127.0.0.1"),
+        ("server.port", "0"),
+        ("server.workers", "2"),
+        ("database.url", url.as_str()),
+        ("database.max_connections", "5"),
+    ];
+    all.extend_from_slice(overrides);
+    let settings = Settings::load_with(None, &all).expect("test settings");
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server_settings = settings.clone();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match Application::build(server_settings).await {
+                Ok(app) => {
+                    let _ = tx.send(Ok((app.port(), app.handle())));
+                    let _ = app.run().await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        });
+    });
+    let (port, handle) = tokio::task::spawn_blocking(move || rx.recv())
+        .await
+        .expect("join")
+        .expect("server thread")
+        .expect("server starts");
+    TestApp {
+        port,
+        settings,
+        handle,
+        thread: Some(thread),
+        database,
+    }
+}
+
+async fn fresh_database() -> (String, TestDatabase) {
+    match std::env::var("CHAT_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("chatd_test_{}", Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .expect("connect to CHAT_TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(base, _)| base.to_string())
+                .unwrap_or(admin_url.clone());
+            (
+                format!("{base}/{name}"),
+                TestDatabase::Postgres { admin_url, name },
+            )
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("chatd-test-{}.db", Uuid::new_v4()));
+            (
+                format!("sqlite://{}?mode=rwc", path.display()),
+                TestDatabase::Sqlite(path),
+            )
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        match &self.database {
+            TestDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDatabase::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // A runtime of its own: Drop may run inside the test's runtime.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    rt.block_on(async {
+                        if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                            admin.close().await.ok();
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/messaging/", self.port)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}/messaging/", self.port)
+    }
+
+    /// A token for `user_id` named `user<id>` with the profile the reference's fixtures use.
+    pub fn token(&self, user_id: i64) -> String {
+        self.token_with(NewToken {
+            user_id,
+            username: Some(format!("user{user_id}")),
+            email: Some(format!("user{user_id}@example.com")),
+            first_name: Some("User".into()),
+            last_name: Some(user_id.to_string()),
+            exp: Some(chrono::Utc::now().timestamp() + 3600),
+        })
+    }
+
+    pub fn token_with(&self, claims: NewToken) -> String {
+        issue(&self.settings.auth, &claims).expect("sign token")
+    }
+
+    /// Connects as `user_id` and reads the `chat.notifications` frame every connection starts
+    /// with, returning its `data`.
+    pub async fn connect(&self, user_id: i64) -> (Client, Value) {
+        let mut client = Client::open(&format!("{}?token={}", self.ws_url(), self.token(user_id)))
+            .await
+            .expect("connect");
+        let first = client.recv().await;
+        assert_eq!(
+            first["eventType"], "chat.notifications",
+            "first frame: {first}"
+        );
+        assert!(
+            first.get("type").is_none(),
+            "chat.notifications has no type key"
+        );
+        let data = first["data"].clone();
+        (client, data)
+    }
+
+    /// A connection whose pending notifications were empty.
+    pub async fn user(&self, user_id: i64) -> Client {
+        let (client, pending) = self.connect(user_id).await;
+        assert_eq!(
+            pending,
+            serde_json::json!({}),
+            "no pending notifications expected"
+        );
+        client
+    }
+
+    /// A database connection of the test's own, for checking what the server stored.
+    pub async fn db(&self) -> DatabaseConnection {
+        chatd::store::connect(&self.settings.database)
+            .await
+            .expect("test db connection")
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn open(url: &str) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Client { ws })
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_string()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_message(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send");
+    }
+
+    /// Sends `{"event_type": event_type, "data": data}`.
+    pub async fn emit(&mut self, event_type: &str, data: Value) {
+        self.send(serde_json::json!({"event_type": event_type, "data": data}))
+            .await;
+    }
+
+    /// The next text frame as JSON (control frames skipped).
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame");
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(&text).expect("frame is JSON")
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame must be a dispatch of `event_type`; returns its `data`.
+    pub async fn recv_dispatch(&mut self, event_type: &str) -> Value {
+        let frame = self.recv().await;
+        assert_eq!(frame["eventType"], event_type, "unexpected frame: {frame}");
+        assert_eq!(frame["type"], "broadcast_group", "routed dispatch: {frame}");
+        frame["data"].clone()
+    }
+
+    /// Waits for the server to close the connection; returns the close code and reason.
+    pub async fn recv_close(&mut self) -> (u16, String) {
+        loop {
+            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for close");
+            match next {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string())
+                }
+                Some(Ok(Message::Close(None))) => {
+                    return (u16::from(CloseCode::Status), String::new())
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Proves nothing else is queued for this connection: a heartbeat's answer must be the very
+    /// next frame. Whatever was dispatched to this connection before the heartbeat was read
+    /// would arrive first.
+    pub async fn assert_nothing_pending(&mut self) {
+        self.emit("session.heartbeat", serde_json::json!({})).await;
+        let next = self.recv().await;
+        assert_eq!(
+            next,
+            serde_json::json!({"status": "success"}),
+            "unexpected frame"
+        );
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// A canonical lower-case UUID string.
+pub fn assert_uuid(v: &Value) -> Uuid {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+    let id = Uuid::parse_str(s).unwrap_or_else(|_| panic!("not a UUID: {s}"));
+    assert_eq!(id.hyphenated().to_string(), s, "canonical lower-case form");
+    id
+}
+
+/// ISO 8601 UTC with `Z`: `2026-01-01T10:00:00.123456Z` (no fraction when it is zero).
+pub fn assert_timestamp(v: &Value) {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+    let parsed =
+        chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|_| panic!("not ISO 8601: {s}"));
+    assert!(s.ends_with('Z'), "UTC with Z: {s}");
+    let fraction = s.split('.').nth(1);
+    match fraction {
+        Some(f) => assert_eq!(f.len(), 7, "six fraction digits then Z: {s}"),
+        None => assert_eq!(parsed.timestamp_subsec_micros(), 0),
+    }
+}
+
+/// Replaces every timestamp field (checked) with `"<ts>"`, so a whole frame can be compared
+/// with an exact expected value.
+pub fn normalize_times(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if matches!(key.as_str(), "created_at" | "updated_at" | "read_at")
+                    && value.is_string()
+                {
+                    assert_timestamp(value);
+                    *value = Value::from("<ts>");
+                } else {
+                    normalize_times(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize_times),
+        _ => {}
+    }
+}
+
+/// The user object every payload renders for a user created by [`TestApp::token`].
+pub fn user_json(id: i64) -> Value {
+    serde_json::json!({"id": id, "username": format!("user{id}"),
+        "email": format!("user{id}@example.com"), "first_name": "User", "last_name": id.to_string()})
+}
+
+/// Creates a one-to-one room between the two connected users; both receive
+/// `roomcreate.dispatch`. Returns the room id.
+pub async fn create_one_to_one(a: &mut Client, a_id: i64, b: &mut Client, b_id: i64) -> Uuid {
+    a.emit(
+        "room.create",
+        serde_json::json!({"type": "OneToOneChat", "participants": [b_id]}),
+    )
+    .await;
+    let room = a.recv_dispatch("roomcreate.dispatch").await;
+    let seen_by_b = b.recv_dispatch("roomcreate.dispatch").await;
+    assert_eq!(room, seen_by_b);
+    let ids: Vec<i64> = room["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .map(|u| u["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![a_id.min(b_id), a_id.max(b_id)]);
+    assert_uuid(&room["id"])
+}
+
+/// Sends `content` to `room` and returns the `message.dispatch` data the sender got back.
+pub async fn send_message(client: &mut Client, room: Uuid, content: &str) -> Value {
+    client
+        .emit(
+            "message.send",
+            serde_json::json!({"room_id": room, "content": content}),
+        )
+        .await;
+    client.recv_dispatch("message.dispatch").await
+}
