@@ -221,6 +221,6 @@ pub async fn list_for_user<C: ConnectionTrait>(
             }),
         ));
     }
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     Ok(entries.into_iter().map(|(_, e)| e).collect())
 }
