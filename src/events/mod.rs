@@ -55,6 +55,10 @@ impl From<StoreError> for ChatError {
                 log::info!("constraint refused a write: {e}");
                 ChatError::Integrity
             }
+            StoreError::MissingReference(e) => {
+                log::info!("a write referenced a vanished row: {e}");
+                ChatError::NotFound
+            }
             StoreError::Db(e) => internal("database", e),
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 
 use crate::config::DatabaseSettings;
 
@@ -23,16 +23,20 @@ pub enum StoreError {
     /// A unique or check constraint refused the write (the wire's 4005).
     #[error("constraint violated: {0}")]
     Constraint(DbErr),
+    /// The write referenced a row that no longer exists (deleted meanwhile): the wire's 4004.
+    #[error("referenced row is gone: {0}")]
+    MissingReference(DbErr),
     #[error("database error: {0}")]
     Db(DbErr),
 }
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
-        if err.sql_err().is_some() || is_check_violation(&err) {
-            StoreError::Constraint(err)
-        } else {
-            StoreError::Db(err)
+        match err.sql_err() {
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::MissingReference(err),
+            Some(_) => StoreError::Constraint(err),
+            None if is_check_violation(&err) => StoreError::Constraint(err),
+            None => StoreError::Db(err),
         }
     }
 }

@@ -1,0 +1,111 @@
+//! The `chatd` binary's non-server commands, run as a user would run them.
+
+mod common;
+
+use std::process::Command;
+
+use common::{create_one_to_one, send_message, spawn_app};
+use serde_json::json;
+
+fn chatd(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(args)
+        .env("CHAT__DATABASE__URL", database_url)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run chatd")
+}
+
+#[tokio::test]
+async fn the_token_command_prints_a_token_the_server_accepts() {
+    let app = spawn_app().await;
+    let out = chatd(
+        &app.settings.database.url,
+        &["token", "--user-id", "42", "--username", "zed", "--ttl", "10m"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let mut client = common::Client::open(&format!("{}?token={token}", app.ws_url()))
+        .await
+        .unwrap();
+    assert_eq!(client.recv().await["eventType"], "chat.notifications");
+    client.emit("room.list", json!({})).await;
+    assert_eq!(client.recv_dispatch("roomlist.dispatch").await, json!([]));
+}
+
+#[tokio::test]
+async fn the_token_command_rejects_bad_arguments() {
+    let app = spawn_app().await;
+    let out = chatd(&app.settings.database.url, &["token"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--user-id is required"));
+    let out = chatd(&app.settings.database.url, &["token", "--user-id", "1", "--ttl", "1y"]);
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_the_command_and_names_the_key() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(["migrate"])
+        .env("CHAT__SESSIONS__INACTIVITY_THRESHOLD", "soon")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("inactivity_threshold"), "{stderr}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(["migrate"])
+        .env("CHAT__SERVER__PROT", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown setting `server.prot`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_one_to_one_chats() {
+    let app = spawn_app().await;
+    let mut alice = app.user(1).await;
+    let mut bob = app.user(2).await;
+    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    send_message(&mut alice, room, "bye").await;
+    bob.recv_dispatch("message.dispatch").await;
+    bob.close().await;
+
+    let listed = chatd(&app.settings.database.url, &["users", "list"]);
+    assert!(listed.status.success());
+    let listing = String::from_utf8(listed.stdout).unwrap();
+    assert!(listing.contains("user1") && listing.contains("user2"), "{listing}");
+
+    let out = chatd(&app.settings.database.url, &["users", "delete", "2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = chatd(&app.settings.database.url, &["users", "delete", "2"]);
+    assert!(!out.status.success(), "deleting twice reports the user as unknown");
+
+    alice.emit("room.list", json!({})).await;
+    assert_eq!(alice.recv_dispatch("roomlist.dispatch").await, json!([]));
+    let not_found = json!({"error": {"code": 4004, "detail": "Resource not found."}});
+    alice.emit("room.info", json!({"room_id": room})).await;
+    assert_eq!(alice.recv().await, not_found);
+    // The room's actor outlived the room (deleted from outside the server): still 4004.
+    alice
+        .emit("message.send", json!({"room_id": room, "content": "anyone?"}))
+        .await;
+    assert_eq!(alice.recv().await, not_found);
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_to_a_new_database() {
+    let path = std::env::temp_dir().join(format!("chatd-cli-{}.db", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let out = chatd(&url, &["migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
+    let out = chatd(&url, &["users", "list"]);
+    assert!(out.status.success());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
