@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use chatd::protocol::client::ClientEvent;
-use chatd::protocol::server::{event, routed, MessageView, RoomRef, UserView};
+use chatd::protocol::server::{event, routed, MessageView, UserView};
 use chatd::protocol::Timestamp;
 use criterion::{criterion_group, criterion_main, Criterion};
 use uuid::Uuid;
@@ -24,24 +24,14 @@ fn message() -> MessageView {
         first_name: "Alice".into(),
         last_name: "Smith".into(),
     };
-    let at = Timestamp(chrono::Utc::now());
-    MessageView {
-        id: Uuid::new_v4(),
-        room: RoomRef { id: Uuid::new_v4() },
-        sender: user,
-        read_receipts: Vec::new(),
-        reactions: Vec::new(),
-        attachments: Vec::new(),
-        parent_message: None,
-        forwarded_from: None,
-        delivered_to: Vec::new(),
-        content: "Hello everyone, the build is green again 👋".into(),
-        is_deleted: false,
-        created_at: at,
-        updated_at: at,
-        is_forwarded: false,
-        is_edited: false,
-    }
+    MessageView::fresh(
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        user,
+        "Hello everyone, the build is green again 👋".into(),
+        Timestamp(chrono::Utc::now()),
+        false,
+    )
 }
 
 fn decode(c: &mut Criterion) {

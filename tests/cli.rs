@@ -21,9 +21,21 @@ async fn the_token_command_prints_a_token_the_server_accepts() {
     let app = spawn_app().await;
     let out = chatd(
         &app.settings.database.url,
-        &["token", "--user-id", "42", "--username", "zed", "--ttl", "10m"],
+        &[
+            "token",
+            "--user-id",
+            "42",
+            "--username",
+            "zed",
+            "--ttl",
+            "10m",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let mut client = common::Client::open(&format!("{}?token={token}", app.ws_url()))
         .await
@@ -39,7 +51,10 @@ async fn the_token_command_rejects_bad_arguments() {
     let out = chatd(&app.settings.database.url, &["token"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--user-id is required"));
-    let out = chatd(&app.settings.database.url, &["token", "--user-id", "1", "--ttl", "1y"]);
+    let out = chatd(
+        &app.settings.database.url,
+        &["token", "--user-id", "1", "--ttl", "1y"],
+    );
     assert!(!out.status.success());
 }
 
@@ -77,12 +92,22 @@ async fn deleting_a_user_deletes_their_one_to_one_chats() {
     let listed = chatd(&app.settings.database.url, &["users", "list"]);
     assert!(listed.status.success());
     let listing = String::from_utf8(listed.stdout).unwrap();
-    assert!(listing.contains("user1") && listing.contains("user2"), "{listing}");
+    assert!(
+        listing.contains("user1") && listing.contains("user2"),
+        "{listing}"
+    );
 
     let out = chatd(&app.settings.database.url, &["users", "delete", "2"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = chatd(&app.settings.database.url, &["users", "delete", "2"]);
-    assert!(!out.status.success(), "deleting twice reports the user as unknown");
+    assert!(
+        !out.status.success(),
+        "deleting twice reports the user as unknown"
+    );
 
     alice.emit("room.list", json!({})).await;
     assert_eq!(alice.recv_dispatch("roomlist.dispatch").await, json!([]));
@@ -91,7 +116,10 @@ async fn deleting_a_user_deletes_their_one_to_one_chats() {
     assert_eq!(alice.recv().await, not_found);
     // The room's actor outlived the room (deleted from outside the server): still 4004.
     alice
-        .emit("message.send", json!({"room_id": room, "content": "anyone?"}))
+        .emit(
+            "message.send",
+            json!({"room_id": room, "content": "anyone?"}),
+        )
         .await;
     assert_eq!(alice.recv().await, not_found);
 }
@@ -101,7 +129,11 @@ async fn migrate_applies_the_schema_to_a_new_database() {
     let path = std::env::temp_dir().join(format!("chatd-cli-{}.db", uuid::Uuid::new_v4()));
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let out = chatd(&url, &["migrate"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
     let out = chatd(&url, &["users", "list"]);
     assert!(out.status.success());

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{internal, Caller};
 use crate::protocol::client::{parse_send_body, FieldErrors, MessageSend, SendTarget};
 use crate::protocol::errors::{denied, ChatError};
-use crate::protocol::server::{event, routed, Frame, MessageView, RoomRef};
+use crate::protocol::server::{event, routed, Frame, MessageView};
 use crate::protocol::Timestamp;
 use crate::rooms::messages::{CanPost, Fanout};
 use crate::sanitize::{sanitize, SafeHtml};
@@ -129,23 +129,14 @@ pub async fn send(
     .await?;
     let view = if plain {
         // Nothing to look up: a new plain message has no receipts, reactions or deliveries.
-        MessageView {
-            id: stored.id,
-            room: RoomRef { id: room_id },
-            sender: user_view(&caller.user),
-            read_receipts: Vec::new(),
-            reactions: Vec::new(),
-            attachments: Vec::new(),
-            parent_message: None,
-            forwarded_from: None,
-            delivered_to: Vec::new(),
-            content: stored.content,
-            is_deleted: false,
-            created_at: Timestamp(stored.created_at),
-            updated_at: Timestamp(stored.updated_at),
-            is_forwarded: stored.is_forwarded,
-            is_edited: false,
-        }
+        MessageView::fresh(
+            stored.id,
+            room_id,
+            user_view(&caller.user),
+            stored.content,
+            Timestamp(stored.created_at),
+            stored.is_forwarded,
+        )
     } else {
         store::render::message_views(&app.db, &[stored.id])
             .await?

@@ -119,6 +119,36 @@ pub struct MessageView {
     pub is_edited: bool,
 }
 
+impl MessageView {
+    /// A message just stored: nobody has read, reacted to or acknowledged it yet.
+    pub fn fresh(
+        id: Uuid,
+        room_id: Uuid,
+        sender: UserView,
+        content: String,
+        at: Timestamp,
+        is_forwarded: bool,
+    ) -> MessageView {
+        MessageView {
+            id,
+            room: RoomRef { id: room_id },
+            sender,
+            read_receipts: Vec::new(),
+            reactions: Vec::new(),
+            attachments: Vec::new(),
+            parent_message: None,
+            forwarded_from: None,
+            delivered_to: Vec::new(),
+            content,
+            is_deleted: false,
+            created_at: at,
+            updated_at: at,
+            is_forwarded,
+            is_edited: false,
+        }
+    }
+}
+
 /// A room's `last_message`: the message, or the reference's placeholder object (never `null`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
