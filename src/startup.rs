@@ -41,7 +41,6 @@ pub enum StartupError {
 pub struct Application {
     server: Server,
     port: u16,
-    state: Arc<AppState>,
     /// Runs the room and notification actors, apart from the HTTP workers.
     actors: Arbiter,
 }
@@ -94,7 +93,7 @@ impl Application {
                 source,
             })?
             .port();
-        let data = web::Data::from(state.clone());
+        let data = web::Data::from(state);
         let path = settings.server.websocket_path.clone();
         let mut server = HttpServer::new(move || {
             App::new()
@@ -113,7 +112,6 @@ impl Application {
         Ok(Application {
             server,
             port,
-            state,
             actors,
         })
     }
@@ -121,10 +119,6 @@ impl Application {
     /// The bound port (useful when `server.port` is 0).
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    pub fn state(&self) -> Arc<AppState> {
-        self.state.clone()
     }
 
     pub fn handle(&self) -> ServerHandle {

@@ -694,3 +694,43 @@ async fn with_notifications_disabled_no_replay_frame_is_sent() {
     // The first frame is whatever the client asks for next.
     client.assert_nothing_pending().await;
 }
+
+#[tokio::test]
+async fn a_member_who_stops_reading_is_closed_with_1013_instead_of_buffered() {
+    // Large frames fill the kernel's socket buffers quickly; a tiny outbound queue then
+    // overflows.
+    let app = common::spawn_app_with(&[
+        ("mailboxes.session", "2"),
+        ("limits.max_content_chars", "60000"),
+        ("limits.max_frame_bytes", "1048576"),
+    ])
+    .await;
+    let mut alice = app.user(1).await;
+    let mut bob = app.user(2).await;
+    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+
+    // Bob reads nothing while alice sends ~18 MB.
+    let big = "x".repeat(60_000);
+    const SENT: usize = 300;
+    for _ in 0..SENT {
+        send_message(&mut alice, room, &big).await;
+    }
+
+    let mut received = 0;
+    let code = loop {
+        match bob.next_frame_or_close().await {
+            Ok(_) => received += 1,
+            Err((code, reason)) => {
+                assert_eq!(reason, "Try again later");
+                break code;
+            }
+        }
+    };
+    assert_eq!(code, 1013);
+    assert!(
+        received < SENT,
+        "bob was cut off, not buffered ({received} frames)"
+    );
+    // The sender is unaffected.
+    alice.assert_nothing_pending().await;
+}

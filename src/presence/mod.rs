@@ -5,6 +5,7 @@
 //! queue behind connects and disconnects.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 use actix::prelude::*;
@@ -25,6 +26,9 @@ pub enum Outbound {
 struct Connection {
     id: Uuid,
     tx: Recipient<Outbound>,
+    /// Set once the connection has been told to close for falling behind: nothing more is
+    /// queued for it, so a reader that is stuck costs at most one full mailbox.
+    overloaded: AtomicBool,
 }
 
 #[derive(Default)]
@@ -38,6 +42,7 @@ impl Presence {
         map.entry(user_id).or_default().push(Connection {
             id: connection_id,
             tx,
+            overloaded: AtomicBool::new(false),
         });
     }
 
@@ -65,21 +70,22 @@ impl Presence {
             }
         }
     }
-
-    pub fn connection_count(&self) -> usize {
-        let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
-        map.values().map(Vec::len).sum()
-    }
 }
 
 /// A full mailbox means the client is not reading; it is told to go away rather than being
-/// allowed to grow our memory. `do_send` bypasses the capacity so the close always arrives.
+/// allowed to grow our memory. `do_send` bypasses the capacity so the notice always fits; it
+/// is processed (and the close sent) as soon as the socket drains.
 fn deliver(conn: &Connection, frame: &Frame) {
+    if conn.overloaded.load(Ordering::Relaxed) {
+        return;
+    }
     match conn.tx.try_send(Outbound::Frame(frame.clone())) {
         Ok(()) => {}
         Err(SendError::Full(_)) => {
-            log::warn!("connection {} fell behind; closing it with 1013", conn.id);
-            conn.tx.do_send(Outbound::Overloaded);
+            if !conn.overloaded.swap(true, Ordering::Relaxed) {
+                log::warn!("connection {} fell behind; closing it with 1013", conn.id);
+                conn.tx.do_send(Outbound::Overloaded);
+            }
         }
         Err(SendError::Closed(_)) => {}
     }

@@ -1,6 +1,7 @@
 //! `RoomActor`: the in-memory authority for one room's membership and the place its
-//! dispatches are fanned out from. The database stays the source of truth; the actor is
-//! loaded from it by the registry and told about every committed change.
+//! dispatches are fanned out from. The database stays the source of truth: the registry loads
+//! the actor from it, and every event that changes membership must tell the actor after its
+//! transaction commits.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use uuid::Uuid;
 
-use super::messages::{CanPost, Fanout, SetMembers};
+use super::messages::{CanPost, Fanout};
 use crate::presence::Presence;
 use crate::protocol::client::RoomKind;
 
@@ -71,13 +72,5 @@ impl Handler<CanPost> for RoomActor {
             // Group and channel posting rules arrive with their roles (rooms.md §4.4).
             RoomKind::GroupChat | RoomKind::Channel => false,
         }
-    }
-}
-
-impl Handler<SetMembers> for RoomActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetMembers, _ctx: &mut Self::Context) {
-        self.state.members = msg.members.into_iter().collect();
     }
 }

@@ -17,10 +17,3 @@ pub struct Fanout {
 pub struct CanPost {
     pub user_id: i64,
 }
-
-/// Membership changed in the database: adopt this member list.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetMembers {
-    pub members: Vec<i64>,
-}

@@ -72,9 +72,4 @@ impl RoomRegistry {
         map.insert(room_id, addr.clone());
         Ok(Some(addr))
     }
-
-    pub fn active_rooms(&self) -> usize {
-        let map = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        map.values().filter(|a| a.connected()).count()
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use entity::{message, notification, notification_recipient, room};
+use entity::{notification, notification_recipient, room};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -61,34 +61,4 @@ pub async fn pending_for<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|r| by_room.remove(&r.id).map(|items| (r.id, items)))
         .collect())
-}
-
-/// How many notifications `user_id` is still owed for `message_id` (used by the tests and the
-/// CLI to check what reconnecting clients will see).
-pub async fn count_for<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-    message_id: Uuid,
-) -> Result<u64, StoreError> {
-    use sea_orm::PaginatorTrait;
-    let of_message = Query::select()
-        .column(notification::Column::Id)
-        .from(notification::Entity)
-        .and_where(notification::Column::MessageId.eq(message_id))
-        .to_owned();
-    Ok(notification_recipient::Entity::find()
-        .filter(notification_recipient::Column::UserId.eq(user_id))
-        .filter(notification_recipient::Column::NotificationId.in_subquery(of_message))
-        .count(db)
-        .await?)
-}
-
-pub async fn exists_for_message<C: ConnectionTrait>(
-    db: &C,
-    message_id: Uuid,
-) -> Result<bool, StoreError> {
-    Ok(message::Entity::find_by_id(message_id)
-        .one(db)
-        .await?
-        .is_some())
 }

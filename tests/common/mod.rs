@@ -271,6 +271,25 @@ impl Client {
         frame["data"].clone()
     }
 
+    /// The next text frame, or the close code and reason if the server closes instead.
+    pub async fn next_frame_or_close(&mut self) -> Result<Value, (u16, String)> {
+        loop {
+            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame or close");
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(&text).expect("frame is JSON"))
+                }
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Err((u16::from(frame.code), frame.reason.to_string()))
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a frame or close, got {other:?}"),
+            }
+        }
+    }
+
     /// Waits for the server to close the connection; returns the close code and reason.
     pub async fn recv_close(&mut self) -> (u16, String) {
         loop {
