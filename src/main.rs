@@ -91,7 +91,10 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,sea_orm_migration=warn"),
+    )
+    .init();
     let system = actix_web::rt::System::new();
     let result = system.block_on(async move {
         let app = Application::build(settings.clone())

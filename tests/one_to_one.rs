@@ -53,6 +53,12 @@ async fn every_device_of_both_users_sees_the_conversation_and_a_third_user_sees_
 
     let message_id = assert_uuid(&sent["id"]);
     assert_eq!(sent["created_at"], sent["updated_at"]);
+    // Whoever has been told about a message can find it in the database.
+    let stored = chatd::store::messages::find_many(&app.db().await, &[message_id])
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].content, "Hello <b>bob</b> 👋");
     normalize_times(&mut sent);
     assert_eq!(
         sent,

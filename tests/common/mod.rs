@@ -92,10 +92,16 @@ async fn fresh_database() -> (String, TestDatabase) {
             let admin = sea_orm::Database::connect(&admin_url)
                 .await
                 .expect("connect to CHAT_TEST_DATABASE_URL");
-            admin
+            // Concurrent CREATE DATABASE can collide on the template; try again briefly.
+            let mut attempt = 0;
+            while let Err(e) = admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
-                .expect("create test database");
+            {
+                attempt += 1;
+                assert!(attempt < 10, "create test database: {e}");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
             admin.close().await.ok();
             let base = admin_url
                 .rsplit_once('/')
