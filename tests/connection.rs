@@ -181,6 +181,19 @@ async fn data_of_the_wrong_type_gets_4006_and_wrong_field_types_get_4003() {
         client.recv().await,
         json!({"error": {"code": 4003, "detail": ["\u{201c}abc\u{201d} is not a valid UUID."]}})
     );
+    // An integer where a UUID is expected (DECISIONS 7), in every id field.
+    let not_uuid =
+        json!({"error": {"code": 4003, "detail": ["\u{201c}5\u{201d} is not a valid UUID."]}});
+    client.emit("room.info", json!({"room_id": 5})).await;
+    assert_eq!(client.recv().await, not_uuid);
+    client
+        .emit("message.send", json!({"room_id": 5, "content": "hi"}))
+        .await;
+    assert_eq!(client.recv().await, not_uuid);
+    client
+        .emit("message.acknowledged", json!({"message_id": [5]}))
+        .await;
+    assert_eq!(client.recv().await, not_uuid);
     client
         .emit("message.send", json!({"room_id": ["x"], "content": "hi"}))
         .await;

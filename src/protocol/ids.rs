@@ -26,15 +26,12 @@ pub fn invalid_uuid(shown: &str) -> ChatError {
     ChatError::rule(format!("\u{201c}{shown}\u{201d} is not a valid UUID."))
 }
 
-/// An id given as a string (parsed as a UUID) or as a JSON integer (the UUID's 128-bit value).
-/// `type_error` is the rule text for every other JSON type.
+/// An id given as a string, parsed as a UUID. A number is never a valid id (DECISIONS 7:
+/// `“<n>” is not a valid UUID.`); `type_error` is the rule text for every other JSON type.
 pub fn parse_id(value: &Value, type_error: &'static str) -> Result<Uuid, ChatError> {
     match value {
         Value::String(s) => parse_uuid_str(s).ok_or_else(|| invalid_uuid(s)),
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Ok(Uuid::from_u128(u as u128)),
-            _ => Err(invalid_uuid(&n.to_string())),
-        },
+        Value::Number(n) => Err(invalid_uuid(&n.to_string())),
         _ => Err(ChatError::rule(type_error)),
     }
 }
@@ -61,15 +58,14 @@ mod tests {
     }
 
     #[test]
-    fn integers_are_uuid_values() {
-        assert_eq!(
-            parse_id(&serde_json::json!(5), "x").unwrap(),
-            Uuid::from_u128(5)
-        );
-        let err = parse_id(&serde_json::json!(-1), "x").unwrap_err();
-        assert_eq!(
-            err.frame(),
-            serde_json::json!({"error": {"code": 4003, "detail": ["\u{201c}-1\u{201d} is not a valid UUID."]}})
-        );
+    fn integers_are_not_valid_uuids() {
+        for (n, shown) in [(serde_json::json!(5), "5"), (serde_json::json!(-1), "-1")] {
+            let err = parse_id(&n, "x").unwrap_err();
+            assert_eq!(
+                err.frame(),
+                serde_json::json!({"error": {"code": 4003,
+                    "detail": [format!("\u{201c}{shown}\u{201d} is not a valid UUID.")]}})
+            );
+        }
     }
 }
