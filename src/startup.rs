@@ -11,7 +11,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::config::Settings;
 use crate::notifications::NotificationActor;
-use crate::presence::Presence;
+use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
 use crate::store::{self, StoreError};
 use crate::ws;
@@ -20,7 +20,10 @@ use crate::ws;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: DatabaseConnection,
+    /// The local connection registry (sessions register here).
     pub presence: Arc<Presence>,
+    /// Where dispatches go (the fan-out seam; today the local registry).
+    pub delivery: Arc<dyn Deliver>,
     pub rooms: Arc<RoomRegistry>,
     pub notifications: Addr<NotificationActor>,
 }
@@ -57,9 +60,10 @@ impl Application {
 
         let actors = Arbiter::new();
         let presence = Arc::new(Presence::default());
+        let delivery: Arc<dyn Deliver> = presence.clone();
         let rooms = Arc::new(RoomRegistry::new(
             db.clone(),
-            presence.clone(),
+            delivery.clone(),
             actors.handle(),
             settings.mailboxes.room,
         ));
@@ -77,6 +81,7 @@ impl Application {
             settings: settings.clone(),
             db,
             presence,
+            delivery,
             rooms,
             notifications,
         });

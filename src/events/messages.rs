@@ -193,8 +193,8 @@ pub async fn acknowledged(
     }
     for sender in senders {
         let views = by_sender.remove(&sender).unwrap_or_default();
-        app.presence
-            .send_to_user(sender, &routed(event::MESSAGE_DELIVERED, &views));
+        app.delivery
+            .to_user(sender, &routed(event::MESSAGE_DELIVERED, &views));
     }
     Ok(None)
 }

@@ -84,8 +84,8 @@ pub async fn create(
 
 pub async fn list(app: &AppState, caller: &Caller) -> Result<Option<Frame>, ChatError> {
     let entries = store::rooms::list_for_user(&app.db, caller.user.id).await?;
-    app.presence
-        .send_to_user(caller.user.id, &routed(event::ROOM_LIST, &entries));
+    app.delivery
+        .to_user(caller.user.id, &routed(event::ROOM_LIST, &entries));
     Ok(None)
 }
 
@@ -101,7 +101,7 @@ pub async fn info(
         return Err(ChatError::PermissionDenied(denied::ACCESS_ROOM));
     }
     let detail = store::rooms::detail(&app.db, &room).await?;
-    app.presence
-        .send_to_user(caller.user.id, &routed(event::ROOM_INFO, &detail));
+    app.delivery
+        .to_user(caller.user.id, &routed(event::ROOM_INFO, &detail));
     Ok(None)
 }

@@ -31,6 +31,19 @@ struct Connection {
     overloaded: AtomicBool,
 }
 
+/// Where dispatches for users go: the fan-out seam. Today the local [`Presence`] delivers
+/// them; a cross-node bus will implement this by publishing the encoded frame to the other
+/// nodes as well as delivering it locally.
+pub trait Deliver: Send + Sync + 'static {
+    /// Every open connection of every listed user.
+    fn to_users(&self, users: &mut dyn Iterator<Item = i64>, frame: &Frame);
+
+    /// U(user): every open connection of `user_id`.
+    fn to_user(&self, user_id: i64, frame: &Frame) {
+        self.to_users(&mut std::iter::once(user_id), frame);
+    }
+}
+
 #[derive(Default)]
 pub struct Presence {
     by_user: RwLock<HashMap<i64, Vec<Connection>>>,
@@ -55,14 +68,10 @@ impl Presence {
             }
         }
     }
+}
 
-    /// U(user): every open connection of `user_id`.
-    pub fn send_to_user(&self, user_id: i64, frame: &Frame) {
-        self.send_to_users(std::iter::once(user_id), frame);
-    }
-
-    /// Every open connection of every listed user.
-    pub fn send_to_users(&self, users: impl IntoIterator<Item = i64>, frame: &Frame) {
+impl Deliver for Presence {
+    fn to_users(&self, users: &mut dyn Iterator<Item = i64>, frame: &Frame) {
         let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
         for user_id in users {
             for conn in map.get(&user_id).into_iter().flatten() {

@@ -10,7 +10,7 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use super::messages::{CanPost, Fanout};
-use crate::presence::Presence;
+use crate::presence::Deliver;
 use crate::protocol::client::RoomKind;
 
 /// What the actor knows about its room.
@@ -24,15 +24,15 @@ pub struct RoomState {
 
 pub struct RoomActor {
     state: RoomState,
-    presence: Arc<Presence>,
+    delivery: Arc<dyn Deliver>,
     mailbox: usize,
 }
 
 impl RoomActor {
-    pub fn new(state: RoomState, presence: Arc<Presence>, mailbox: usize) -> Self {
+    pub fn new(state: RoomState, delivery: Arc<dyn Deliver>, mailbox: usize) -> Self {
         RoomActor {
             state,
-            presence,
+            delivery,
             mailbox,
         }
     }
@@ -58,8 +58,8 @@ impl Handler<Fanout> for RoomActor {
     type Result = ();
 
     fn handle(&mut self, msg: Fanout, _ctx: &mut Self::Context) {
-        self.presence
-            .send_to_users(self.state.members.iter().copied(), &msg.frame);
+        self.delivery
+            .to_users(&mut self.state.members.iter().copied(), &msg.frame);
     }
 }
 

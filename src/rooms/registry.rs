@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::actor::{RoomActor, RoomState};
-use crate::presence::Presence;
+use crate::presence::Deliver;
 use crate::protocol::client::RoomKind;
 use crate::store::{self, StoreError};
 
@@ -18,14 +18,14 @@ pub struct RoomRegistry {
     rooms: Mutex<HashMap<Uuid, Addr<RoomActor>>>,
     arbiter: ArbiterHandle,
     db: DatabaseConnection,
-    presence: Arc<Presence>,
+    delivery: Arc<dyn Deliver>,
     mailbox: usize,
 }
 
 impl RoomRegistry {
     pub fn new(
         db: DatabaseConnection,
-        presence: Arc<Presence>,
+        delivery: Arc<dyn Deliver>,
         arbiter: ArbiterHandle,
         mailbox: usize,
     ) -> Self {
@@ -33,7 +33,7 @@ impl RoomRegistry {
             rooms: Mutex::new(HashMap::new()),
             arbiter,
             db,
-            presence,
+            delivery,
             mailbox,
         }
     }
@@ -64,10 +64,10 @@ impl RoomRegistry {
         if let Some(addr) = map.get(&room_id).filter(|a| a.connected()) {
             return Ok(Some(addr.clone()));
         }
-        let presence = self.presence.clone();
+        let delivery = self.delivery.clone();
         let mailbox = self.mailbox;
         let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
-            RoomActor::new(state, presence, mailbox)
+            RoomActor::new(state, delivery, mailbox)
         });
         map.insert(room_id, addr.clone());
         Ok(Some(addr))
