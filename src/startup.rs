@@ -26,6 +26,9 @@ pub struct AppState {
     pub delivery: Arc<dyn Deliver>,
     pub rooms: Arc<RoomRegistry>,
     pub notifications: Addr<NotificationActor>,
+    /// The system runtime, which outlives the HTTP workers: bookkeeping that must finish
+    /// even while a worker shuts down (session rows) runs here, not on the worker.
+    pub background: tokio::runtime::Handle,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,7 @@ impl Application {
             delivery,
             rooms,
             notifications,
+            background: tokio::runtime::Handle::current(),
         });
 
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
@@ -135,5 +139,51 @@ impl Application {
         let result = self.server.await;
         self.actors.stop();
         result
+    }
+}
+
+/// A server running on a thread (and actix system) of its own, for tests, benches and tools
+/// that drive it from another runtime. Stops when dropped.
+pub struct BackgroundServer {
+    pub port: u16,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundServer {
+    /// Builds the application on a new thread and returns once it is listening.
+    pub fn start(settings: Settings) -> Result<BackgroundServer, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match Application::build(settings).await {
+                    Ok(app) => {
+                        let _ = tx.send(Ok((app.port(), app.handle())));
+                        let _ = app.run().await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        });
+        let (port, handle) = rx
+            .recv()
+            .map_err(|_| "server thread ended before starting".to_string())??;
+        Ok(BackgroundServer {
+            port,
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the returned future only reports completion.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

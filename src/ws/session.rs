@@ -62,14 +62,11 @@ impl WsSession {
                 ctx.text(heartbeat_ack());
                 let db = self.app.db.clone();
                 let conn = self.caller.connection_id.to_string();
-                ctx.spawn(
-                    async move {
-                        if let Err(e) = store::sessions::touch(&db, &conn).await {
-                            log::warn!("heartbeat of {conn} not recorded: {e}");
-                        }
+                self.app.background.spawn(async move {
+                    if let Err(e) = store::sessions::touch(&db, &conn).await {
+                        log::warn!("heartbeat of {conn} not recorded: {e}");
                     }
-                    .into_actor(self),
-                );
+                });
             }
             Ok(event) => {
                 let app = self.app.clone();
@@ -174,7 +171,7 @@ impl Actor for WsSession {
             .unregister(self.caller.user.id, self.caller.connection_id);
         let db = self.app.db.clone();
         let conn = self.caller.connection_id.to_string();
-        actix::spawn(async move {
+        self.app.background.spawn(async move {
             if let Err(e) = store::sessions::close(&db, &conn).await {
                 log::warn!("session row for {conn} not removed: {e}");
             }

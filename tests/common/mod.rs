@@ -8,10 +8,9 @@
 
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use chatd::auth::{issue, NewToken};
 use chatd::config::Settings;
-use chatd::startup::Application;
+use chatd::startup::BackgroundServer;
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
@@ -28,8 +27,7 @@ const FRAME_WAIT: Duration = Duration::from_secs(15);
 pub struct TestApp {
     pub port: u16,
     pub settings: Settings,
-    handle: ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: Option<BackgroundServer>,
     database: TestDatabase,
 }
 
@@ -56,31 +54,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     all.extend_from_slice(overrides);
     let settings = Settings::load_with(None, &all).expect("test settings");
 
-    let (tx, rx) = std::sync::mpsc::channel();
     let server_settings = settings.clone();
-    let thread = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            match Application::build(server_settings).await {
-                Ok(app) => {
-                    let _ = tx.send(Ok((app.port(), app.handle())));
-                    let _ = app.run().await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                }
-            }
-        });
-    });
-    let (port, handle) = tokio::task::spawn_blocking(move || rx.recv())
+    let server = tokio::task::spawn_blocking(move || BackgroundServer::start(server_settings))
         .await
         .expect("join")
-        .expect("server thread")
         .expect("server starts");
     TestApp {
-        port,
+        port: server.port,
         settings,
-        handle,
-        thread: Some(thread),
+        server: Some(server),
         database,
     }
 }
@@ -124,10 +106,8 @@ async fn fresh_database() -> (String, TestDatabase) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        drop(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        // Stop the server (and its pool) before removing its database.
+        drop(self.server.take());
         match &self.database {
             TestDatabase::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
