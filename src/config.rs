@@ -52,8 +52,11 @@ pub struct ServerSettings {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
+    /// PostgreSQL pool size.
     pub max_connections: u32,
     pub min_connections: u32,
+    /// SQLite pool size.
+    pub sqlite_max_connections: u32,
     /// Seconds.
     pub acquire_timeout: f64,
     /// Seconds; SQLite only.
@@ -169,6 +172,9 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.database.sqlite_max_connections == 0 {
+            return invalid("database.sqlite_max_connections", "must be at least 1");
         }
         if self.database.min_connections > self.database.max_connections {
             return invalid(

@@ -56,12 +56,19 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// Opens the pool. SQLite runs in WAL mode with foreign keys on (sqlx's default) and a busy
-/// timeout so concurrent writers wait instead of failing.
+/// Opens the pool. SQLite runs in WAL mode with foreign keys on and a busy timeout, with a
+/// pool of its own size (`sqlite_max_connections`, by default one connection that queues
+/// writers instead of letting them sleep on the lock).
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let (max, min) = if settings.url.starts_with("sqlite:") {
+        let max = settings.sqlite_max_connections;
+        (max, settings.min_connections.min(max))
+    } else {
+        (settings.max_connections, settings.min_connections)
+    };
     let mut opts = ConnectOptions::new(settings.url.clone());
-    opts.max_connections(settings.max_connections)
-        .min_connections(settings.min_connections)
+    opts.max_connections(max)
+        .min_connections(min)
         .acquire_timeout(Duration::from_secs_f64(settings.acquire_timeout))
         .sqlx_logging(false);
     let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
