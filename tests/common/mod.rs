@@ -233,20 +233,34 @@ impl Client {
             .await;
     }
 
-    /// The next text frame as JSON (control frames skipped).
-    pub async fn recv(&mut self) -> Value {
+    /// The next text frame as JSON, or the close code and reason if the server closes
+    /// instead (control frames skipped).
+    pub async fn next_frame_or_close(&mut self) -> Result<Value, (u16, String)> {
         loop {
             let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
                 .await
                 .expect("timed out waiting for a frame");
             match next {
                 Some(Ok(Message::Text(text))) => {
-                    return serde_json::from_str(&text).expect("frame is JSON")
+                    return Ok(serde_json::from_str(&text).expect("frame is JSON"))
+                }
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Err((u16::from(frame.code), frame.reason.to_string()))
+                }
+                Some(Ok(Message::Close(None))) => {
+                    return Err((u16::from(CloseCode::Status), String::new()))
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
+                other => panic!("expected a text or close frame, got {other:?}"),
             }
         }
+    }
+
+    /// The next text frame as JSON.
+    pub async fn recv(&mut self) -> Value {
+        self.next_frame_or_close()
+            .await
+            .unwrap_or_else(|close| panic!("expected a frame, connection closed: {close:?}"))
     }
 
     /// The next frame must be a dispatch of `event_type`; returns its `data`.
@@ -257,41 +271,11 @@ impl Client {
         frame["data"].clone()
     }
 
-    /// The next text frame, or the close code and reason if the server closes instead.
-    pub async fn next_frame_or_close(&mut self) -> Result<Value, (u16, String)> {
-        loop {
-            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
-                .await
-                .expect("timed out waiting for a frame or close");
-            match next {
-                Some(Ok(Message::Text(text))) => {
-                    return Ok(serde_json::from_str(&text).expect("frame is JSON"))
-                }
-                Some(Ok(Message::Close(Some(frame)))) => {
-                    return Err((u16::from(frame.code), frame.reason.to_string()))
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => panic!("expected a frame or close, got {other:?}"),
-            }
-        }
-    }
-
-    /// Waits for the server to close the connection; returns the close code and reason.
+    /// The server must close the connection next; returns the close code and reason.
     pub async fn recv_close(&mut self) -> (u16, String) {
-        loop {
-            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
-                .await
-                .expect("timed out waiting for close");
-            match next {
-                Some(Ok(Message::Close(Some(frame)))) => {
-                    return (u16::from(frame.code), frame.reason.to_string())
-                }
-                Some(Ok(Message::Close(None))) => {
-                    return (u16::from(CloseCode::Status), String::new())
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
+        match self.next_frame_or_close().await {
+            Err(close) => close,
+            Ok(frame) => panic!("expected a close, got {frame}"),
         }
     }
 
