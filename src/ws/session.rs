@@ -28,6 +28,8 @@ pub struct WsSession {
     last_heard: Instant,
     /// A fragmented text message being reassembled (bounded by `limits.max_frame_bytes`).
     fragments: Option<Vec<u8>>,
+    /// Becomes true once the session row is written, so that its removal never overtakes it.
+    row_written: tokio::sync::watch::Receiver<bool>,
 }
 
 impl WsSession {
@@ -40,6 +42,7 @@ impl WsSession {
             },
             last_heard: Instant::now(),
             fragments: None,
+            row_written: tokio::sync::watch::channel(false).1,
         }
     }
 
@@ -140,17 +143,28 @@ impl Actor for WsSession {
             }
         });
 
+        // The session row is written on the system runtime (so a worker shutting down cannot
+        // cut it off) and announced through `row_written`.
+        let (written_tx, written_rx) = tokio::sync::watch::channel(false);
+        self.row_written = written_rx.clone();
+        let db = self.app.db.clone();
+        let user_id = self.caller.user.id;
+        let conn = self.caller.connection_id.to_string();
+        self.app.background.spawn(async move {
+            if let Err(e) = store::sessions::open(&db, user_id, &conn).await {
+                log::warn!("session row for {conn} not written: {e}");
+            }
+            let _ = written_tx.send(true);
+        });
+
         // The session row and the pending notifications come before anything else is read or
         // written: `chat.notifications` is always the first frame. Dispatches that arrive
         // meanwhile wait in the mailbox.
         let app = self.app.clone();
-        let user_id = self.caller.user.id;
-        let conn = self.caller.connection_id.to_string();
+        let mut written = written_rx;
         ctx.wait(
             async move {
-                if let Err(e) = store::sessions::open(&app.db, user_id, &conn).await {
-                    log::warn!("session row for {conn} not written: {e}");
-                }
+                let _ = written.wait_for(|done| *done).await;
                 match app.notifications.send(PendingFrame { user_id }).await {
                     Ok(result) => result,
                     Err(e) => Err(events::internal("notification actor", e)),
@@ -171,7 +185,9 @@ impl Actor for WsSession {
             .unregister(self.caller.user.id, self.caller.connection_id);
         let db = self.app.db.clone();
         let conn = self.caller.connection_id.to_string();
+        let mut written = self.row_written.clone();
         self.app.background.spawn(async move {
+            let _ = written.wait_for(|done| *done).await;
             if let Err(e) = store::sessions::close(&db, &conn).await {
                 log::warn!("session row for {conn} not removed: {e}");
             }
