@@ -58,24 +58,22 @@ async fn the_token_command_rejects_bad_arguments() {
     assert!(!out.status.success());
 }
 
+/// Runs `chatd migrate` with one extra environment variable; it must fail. Returns stderr.
+fn migrate_failing_with(var: &str, value: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(["migrate"])
+        .env(var, value)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{var}={value} must stop the command");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn a_bad_setting_stops_the_command_and_names_the_key() {
-    let out = Command::new(env!("CARGO_BIN_EXE_chatd"))
-        .args(["migrate"])
-        .env("CHAT__SESSIONS__INACTIVITY_THRESHOLD", "soon")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = migrate_failing_with("CHAT__SESSIONS__INACTIVITY_THRESHOLD", "soon");
     assert!(stderr.contains("inactivity_threshold"), "{stderr}");
-
-    let out = Command::new(env!("CARGO_BIN_EXE_chatd"))
-        .args(["migrate"])
-        .env("CHAT__SERVER__PROT", "1")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = migrate_failing_with("CHAT__SERVER__PROT", "1");
     assert!(stderr.contains("unknown setting `server.prot`"), "{stderr}");
 }
 
