@@ -107,6 +107,8 @@ pub struct NotificationSettings {
 pub struct RoomSettings {
     pub default_max_participants: i64,
     pub default_max_subscribers: i64,
+    /// Seconds a room's actor may sit unused before it is retired (it reloads on next use).
+    pub actor_idle_timeout: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +198,7 @@ impl Settings {
                 "sessions.idle_check_interval",
                 self.sessions.idle_check_interval,
             ),
+            ("rooms.actor_idle_timeout", self.rooms.actor_idle_timeout),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
                 return invalid(key, "must be a positive number of seconds");
@@ -247,6 +250,10 @@ impl Settings {
 
     pub fn idle_check_interval(&self) -> Duration {
         Duration::from_secs_f64(self.sessions.idle_check_interval)
+    }
+
+    pub fn room_actor_idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.rooms.actor_idle_timeout)
     }
 }
 

@@ -14,6 +14,7 @@
 //! - [`sanitize`]: the one HTML sanitiser for message content.
 //! - [`store`]: every database query, named by intent.
 
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod events;

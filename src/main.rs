@@ -7,6 +7,7 @@ use chatd::auth::{self, NewToken};
 use chatd::config::Settings;
 use chatd::startup::Application;
 use chatd::store;
+use sea_orm::TransactionTrait;
 
 const USAGE: &str = "\
 usage: chatd [--config PATH] [COMMAND]
@@ -72,10 +73,12 @@ fn main() -> ExitCode {
                     .await
                     .map_err(|e| e.to_string())?;
                 store::migrate(&db).await.map_err(|e| e.to_string())?;
-                if store::users::delete(&db, id)
+                let txn = db.begin().await.map_err(|e| e.to_string())?;
+                let existed = store::users::delete(&txn, id)
                     .await
-                    .map_err(|e| e.to_string())?
-                {
+                    .map_err(|e| e.to_string())?;
+                txn.commit().await.map_err(|e| e.to_string())?;
+                if existed {
                     println!("deleted user {id}");
                     Ok(())
                 } else {

@@ -7,29 +7,15 @@ use std::sync::Arc;
 use actix::prelude::*;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpResponse, HttpServer};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 
+use crate::app::AppState;
 use crate::config::Settings;
 use crate::notifications::NotificationActor;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
 use crate::store::{self, StoreError};
 use crate::ws;
-
-/// What every connection and event handler shares.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: DatabaseConnection,
-    /// The local connection registry (sessions register here).
-    pub presence: Arc<Presence>,
-    /// Where dispatches go (the fan-out seam; today the local registry).
-    pub delivery: Arc<dyn Deliver>,
-    pub rooms: Arc<RoomRegistry>,
-    pub notifications: Addr<NotificationActor>,
-    /// The system runtime, which outlives the HTTP workers: bookkeeping that must finish
-    /// even while a worker shuts down (session rows) runs here, not on the worker.
-    pub background: tokio::runtime::Handle,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -69,7 +55,9 @@ impl Application {
             delivery.clone(),
             actors.handle(),
             settings.mailboxes.room,
+            settings.room_actor_idle_timeout(),
         ));
+        rooms.spawn_reaper();
         let notifications = {
             let (db, enabled, cap) = (
                 db.clone(),

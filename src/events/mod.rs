@@ -1,21 +1,20 @@
 //! What each client event does: validate, authorise, persist, then hand the dispatch to its
-//! audience. Handlers return the frame meant for the asking connection only (if any);
+//! audience. One module per event family, one file per event; [`handle`] is the one dispatch
+//! `match`. Handlers return the frame meant for the asking connection only (if any);
 //! everything else goes out through room actors (R(room)) or presence (U(user)).
 
 mod messages;
 mod rooms;
 
-use std::fmt::Display;
 use std::sync::Arc;
 
 use entity::user;
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::protocol::client::ClientEvent;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::Frame;
-use crate::startup::AppState;
-use crate::store::StoreError;
 
 /// The authenticated user behind a connection.
 #[derive(Debug, Clone)]
@@ -38,28 +37,6 @@ pub async fn handle(
         ClientEvent::MessageSend(req) => messages::send(&app, &caller, req).await,
         ClientEvent::MessageAcknowledged { message_ids } => {
             messages::acknowledged(&app, &caller, &message_ids).await
-        }
-    }
-}
-
-/// A failure of ours: logged with its cause, reported to the client as 4006.
-pub fn internal(context: &str, err: impl Display) -> ChatError {
-    log::error!("{context}: {err}");
-    ChatError::Internal
-}
-
-impl From<StoreError> for ChatError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Constraint(e) => {
-                log::info!("constraint refused a write: {e}");
-                ChatError::Integrity
-            }
-            StoreError::MissingReference(e) => {
-                log::info!("a write referenced a vanished row: {e}");
-                ChatError::NotFound
-            }
-            StoreError::Db(e) => internal("database", e),
         }
     }
 }

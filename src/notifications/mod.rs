@@ -56,7 +56,7 @@ impl Handler<PendingFrame> for NotificationActor {
             }
             let grouped = store::notifications::pending_for(&db, msg.user_id)
                 .await
-                .map_err(|e| crate::events::internal("pending notifications", e))?;
+                .map_err(|e| ChatError::internal("pending notifications", e))?;
             let mut data = Map::new();
             for (room_id, items) in grouped {
                 let items = serde_json::to_value(items).map_err(|_| ChatError::Internal)?;

@@ -32,6 +32,12 @@ pub enum ChatError {
 }
 
 impl ChatError {
+    /// A failure of ours: logged with its cause, reported to the client as 4006.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        log::error!("{context}: {err}");
+        ChatError::Internal
+    }
+
     pub fn rule(text: impl Into<String>) -> Self {
         ChatError::Rule(text.into())
     }
@@ -67,4 +73,9 @@ pub mod denied {
     pub const ACCESS_ROOM: &str = "User is not authorized access this room";
     pub const SEND_MESSAGE: &str = "User is not authorized to send message to this room";
     pub const ACCESS_MESSAGE: &str = "User is not authorized to access this message";
+    pub const MODIFY_MESSAGE: &str = "User is not authorized to modify this message";
+    pub const ADD_MEMBERS: &str = "User is not authorized to add new members to this room";
+    pub const REMOVE_MEMBERS: &str = "User is not authorized to remove members from this room";
+    pub const NOT_CREATOR: &str = "User is not the creator of this room";
+    pub const NOT_ADMIN: &str = "User is not an admin of this room";
 }

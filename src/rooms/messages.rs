@@ -1,19 +1,39 @@
-//! What a `RoomActor` is asked.
+//! What a `RoomActor` is asked. Every answer comes from the room's current state, so a check
+//! and what follows it in the same handler cannot be overtaken by a membership change.
 
 use actix::prelude::*;
 
-use crate::protocol::server::Frame;
+use super::room::{Action, Room};
+use crate::protocol::errors::ChatError;
+use crate::protocol::server::{Frame, MessageView, UserView};
+use crate::store::messages::NewMessage;
 
 /// Send an encoded dispatch to every connection of every current member: R(room).
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct Fanout {
     pub frame: Frame,
 }
 
-/// May `user_id` post in this room (messages.md §7.2)?
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct CanPost {
+/// May `user_id` do `action` in this room (rooms.md §4.4)? `NotFound` once the room is gone.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Authorize {
     pub user_id: i64,
+    pub action: Action,
+}
+
+/// The room as its actor holds it now.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Room, ChatError>")]
+pub struct Snapshot;
+
+/// `message.send` after validation: checked again against the room's state, stored durably
+/// (one transaction, with its notification for the other members), then fanned out. Posts to
+/// one room are handled one at a time, so the room's dispatch order is its commit order.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<MessageView, ChatError>")]
+pub struct Post {
+    pub message: NewMessage,
+    pub sender: UserView,
 }

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod messages;
 pub mod registry;
+pub mod room;
 
 pub use actor::RoomActor;
 pub use registry::RoomRegistry;

@@ -1,25 +1,53 @@
-//! Finds the `RoomActor` of a room, starting it (supervised, on the rooms arbiter) the first
-//! time the room is needed. An actor that died (a panic ends its supervisor too) is noticed by
-//! its closed mailbox and replaced with a fresh one loaded from the database.
+//! `RoomRegistry`: room id → that room's `RoomActor`, and the one way to reach it
+//! ([`RoomRegistry::call`]). It supervises the actors: it starts one (under an actix
+//! `Supervisor`, on the rooms arbiter) the first time a room is needed, replaces one whose
+//! mailbox closed (a panic ends actor and supervisor alike), and retires actors that have been
+//! idle for `rooms.actor_idle_timeout`.
+//!
+//! There is never more than one actor per room: an actor is inserted into the map under the
+//! lock before anything is loaded (it loads its own state as its first act), and it is retired
+//! only under the same lock, when no call is in flight. Callers never keep an address beyond
+//! one call, so dropping the map's entry is what ends an idle actor.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::actor::{RoomActor, RoomState};
+use super::actor::RoomActor;
 use crate::presence::Deliver;
-use crate::protocol::client::RoomKind;
-use crate::store::{self, StoreError};
+use crate::protocol::errors::ChatError;
+use crate::store;
+
+struct Entry {
+    addr: Addr<RoomActor>,
+    /// Calls that hold (a clone of) `addr` right now.
+    in_flight: Arc<AtomicUsize>,
+    last_used: Instant,
+}
 
 pub struct RoomRegistry {
-    rooms: Mutex<HashMap<Uuid, Addr<RoomActor>>>,
+    rooms: Mutex<HashMap<Uuid, Entry>>,
     arbiter: ArbiterHandle,
     db: DatabaseConnection,
     delivery: Arc<dyn Deliver>,
     mailbox: usize,
+    idle_timeout: Duration,
+}
+
+/// Decrements an entry's in-flight count however the call ends (also when the caller's
+/// future is dropped halfway, e.g. because its connection closed).
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl RoomRegistry {
@@ -28,6 +56,7 @@ impl RoomRegistry {
         delivery: Arc<dyn Deliver>,
         arbiter: ArbiterHandle,
         mailbox: usize,
+        idle_timeout: Duration,
     ) -> Self {
         RoomRegistry {
             rooms: Mutex::new(HashMap::new()),
@@ -35,41 +64,123 @@ impl RoomRegistry {
             db,
             delivery,
             mailbox,
+            idle_timeout,
         }
     }
 
-    fn live(&self, room_id: Uuid) -> Option<Addr<RoomActor>> {
-        let map = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&room_id).filter(|a| a.connected()).cloned()
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The room's actor, or `None` when the room does not exist.
-    pub async fn get(&self, room_id: Uuid) -> Result<Option<Addr<RoomActor>>, StoreError> {
-        if let Some(addr) = self.live(room_id) {
-            return Ok(Some(addr));
+    /// The live actor of `room_id`, marked in use, if there is one.
+    fn checkout(&self, room_id: Uuid) -> Option<(Addr<RoomActor>, InFlight)> {
+        let mut map = self.map();
+        let entry = map.get_mut(&room_id).filter(|e| e.addr.connected())?;
+        entry.in_flight.fetch_add(1, Ordering::AcqRel);
+        entry.last_used = Instant::now();
+        Some((entry.addr.clone(), InFlight(entry.in_flight.clone())))
+    }
+
+    /// The room's actor, started if needed; `None` when the room does not exist.
+    async fn checkout_or_start(
+        &self,
+        room_id: Uuid,
+    ) -> Result<Option<(Addr<RoomActor>, InFlight)>, ChatError> {
+        if let Some(found) = self.checkout(room_id) {
+            return Ok(Some(found));
         }
-        let Some(room) = store::rooms::find(&self.db, room_id).await? else {
+        // A cheap existence check keeps requests for unknown rooms from starting actors.
+        if store::rooms::find(&self.db, room_id).await?.is_none() {
             return Ok(None);
-        };
-        let members = store::rooms::member_ids(&self.db, room_id).await?;
-        let kind = RoomKind::parse(&room.room_type).unwrap_or(RoomKind::GroupChat);
-        let state = RoomState {
-            id: room_id,
-            kind,
-            members: members.into_iter().collect(),
-        };
-
-        let mut map = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        // Another caller may have started it while we were loading.
-        if let Some(addr) = map.get(&room_id).filter(|a| a.connected()) {
-            return Ok(Some(addr.clone()));
         }
-        let delivery = self.delivery.clone();
-        let mailbox = self.mailbox;
+        let mut map = self.map();
+        if let Some(entry) = map.get_mut(&room_id).filter(|e| e.addr.connected()) {
+            entry.in_flight.fetch_add(1, Ordering::AcqRel);
+            entry.last_used = Instant::now();
+            return Ok(Some((
+                entry.addr.clone(),
+                InFlight(entry.in_flight.clone()),
+            )));
+        }
+        let (db, delivery, mailbox) = (self.db.clone(), self.delivery.clone(), self.mailbox);
         let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
-            RoomActor::new(state, delivery, mailbox)
+            RoomActor::new(room_id, db, delivery, mailbox)
         });
-        map.insert(room_id, addr.clone());
-        Ok(Some(addr))
+        let in_flight = Arc::new(AtomicUsize::new(1));
+        map.insert(
+            room_id,
+            Entry {
+                addr: addr.clone(),
+                in_flight: in_flight.clone(),
+                last_used: Instant::now(),
+            },
+        );
+        Ok(Some((addr, InFlight(in_flight))))
+    }
+
+    /// Sends `msg` to the actor of `room_id` and waits for its answer. `NotFound` when there
+    /// is no such room. An actor found dead is replaced and the message sent once more.
+    pub async fn call<M>(&self, room_id: Uuid, msg: M) -> Result<M::Result, ChatError>
+    where
+        M: Message + Clone + Send + 'static,
+        M::Result: Send,
+        RoomActor: Handler<M>,
+        <RoomActor as Actor>::Context: ToEnvelope<RoomActor, M>,
+    {
+        for _ in 0..2 {
+            let Some((addr, _in_flight)) = self.checkout_or_start(room_id).await? else {
+                return Err(ChatError::NotFound);
+            };
+            match addr.send(msg.clone()).await {
+                Ok(result) => return Ok(result),
+                Err(MailboxError::Closed) => continue,
+                Err(e) => return Err(ChatError::internal("room actor", e)),
+            }
+        }
+        Err(ChatError::internal("room actor", "closed twice in a row"))
+    }
+
+    /// Forgets a room whose actor found it deleted; its actor ends once its last call is
+    /// answered.
+    pub fn forget(&self, room_id: Uuid) {
+        self.map().remove(&room_id);
+    }
+
+    /// Retires every actor idle for longer than the timeout with no call in flight. Returns
+    /// how many were retired.
+    pub fn retire_idle(&self) -> usize {
+        let mut map = self.map();
+        let before = map.len();
+        let timeout = self.idle_timeout;
+        map.retain(|_, e| {
+            e.addr.connected()
+                && (e.in_flight.load(Ordering::Acquire) > 0 || e.last_used.elapsed() < timeout)
+        });
+        before - map.len()
+    }
+
+    /// How many room actors are alive (for tests and metrics).
+    pub fn live(&self) -> usize {
+        self.map().values().filter(|e| e.addr.connected()).count()
+    }
+
+    /// Runs [`RoomRegistry::retire_idle`] every half timeout, on the current runtime, for as
+    /// long as the registry exists.
+    pub fn spawn_reaper(self: &Arc<Self>) {
+        let registry = Arc::downgrade(self);
+        let period = (self.idle_timeout / 2).max(Duration::from_millis(100));
+        actix_rt::spawn(async move {
+            let mut tick = actix_rt::time::interval(period);
+            loop {
+                tick.tick().await;
+                let Some(registry) = registry.upgrade() else {
+                    return;
+                };
+                let retired = registry.retire_idle();
+                if retired > 0 {
+                    log::debug!("retired {retired} idle room actors");
+                }
+            }
+        });
     }
 }

@@ -1,13 +1,8 @@
 //! Messages: creation (with attachments and notifications, atomically) and delivery.
 
-use entity::{
-    attachment, message, message_delivery, notification, notification_recipient, room, room_member,
-};
+use entity::{attachment, message, message_delivery, notification, notification_recipient, room};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionSession, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::{now, StoreError};
@@ -27,6 +22,7 @@ pub async fn find_many<C: ConnectionTrait>(
         .await?)
 }
 
+#[derive(Debug, Clone)]
 pub struct NewMessage {
     pub room_id: Uuid,
     pub sender_id: i64,
@@ -39,13 +35,14 @@ pub struct NewMessage {
     pub notification_type: Option<&'static str>,
 }
 
-/// Stores a message, its attachments, the room's `last_message` and the notification for every
-/// other member, in one transaction: when this returns, the message is durable.
-pub async fn create<C: TransactionTrait>(
-    db: &C,
+/// Stores a message, its attachments, the room's `last_message` and a notification for
+/// `recipients` (when notifications are on and there is anyone to tell). The caller owns the
+/// transaction: the message is durable once the caller commits it.
+pub async fn create<C: ConnectionTrait>(
+    txn: &C,
     new: NewMessage,
+    recipients: &[i64],
 ) -> Result<message::Model, StoreError> {
-    let txn = db.begin().await?;
     let at = now();
     let id = Uuid::new_v4();
     let stored = message::ActiveModel {
@@ -61,7 +58,7 @@ pub async fn create<C: TransactionTrait>(
         forwarded_from_id: Set(new.forwarded_from_id),
         is_edited: Set(false),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
 
     if !new.media.is_empty() {
@@ -78,7 +75,7 @@ pub async fn create<C: TransactionTrait>(
                 metadata: Set(m.metadata),
             }
         }))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     }
 
@@ -86,55 +83,43 @@ pub async fn create<C: TransactionTrait>(
         .col_expr(room::Column::LastMessageId, Expr::value(id))
         .col_expr(room::Column::UpdatedAt, Expr::value(at))
         .filter(room::Column::Id.eq(new.room_id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
 
-    if let Some(kind) = new.notification_type {
-        let recipients: Vec<i64> = room_member::Entity::find()
-            .select_only()
-            .column(room_member::Column::UserId)
-            .filter(room_member::Column::RoomId.eq(new.room_id))
-            .filter(room_member::Column::UserId.ne(new.sender_id))
-            .into_tuple::<i64>()
-            .all(&txn)
-            .await?;
-        // A notification nobody will ever see is not worth a row (messages.md §14.2).
-        if !recipients.is_empty() {
-            let notification_id = Uuid::new_v4();
-            notification::ActiveModel {
-                id: Set(notification_id),
-                message_id: Set(id),
-                notification_type: Set(kind.to_string()),
-                created_at: Set(at),
-            }
-            .insert(&txn)
-            .await?;
-            notification_recipient::Entity::insert_many(recipients.into_iter().map(|u| {
-                notification_recipient::ActiveModel {
-                    notification_id: Set(notification_id),
-                    user_id: Set(u),
-                    ..Default::default()
-                }
-            }))
-            .exec(&txn)
-            .await?;
+    // A notification nobody will ever see is not worth a row (messages.md §14.2).
+    if let Some(kind) = new.notification_type.filter(|_| !recipients.is_empty()) {
+        let notification_id = Uuid::new_v4();
+        notification::ActiveModel {
+            id: Set(notification_id),
+            message_id: Set(id),
+            notification_type: Set(kind.to_string()),
+            created_at: Set(at),
         }
+        .insert(txn)
+        .await?;
+        notification_recipient::Entity::insert_many(recipients.iter().map(|u| {
+            notification_recipient::ActiveModel {
+                notification_id: Set(notification_id),
+                user_id: Set(*u),
+                ..Default::default()
+            }
+        }))
+        .exec(txn)
+        .await?;
     }
-    txn.commit().await?;
     Ok(stored)
 }
 
 /// `message.acknowledged`: `user_id` leaves the recipients of every notification of these
 /// messages (emptied notifications are deleted) and joins their `delivered_to`. Idempotent.
-pub async fn acknowledge<C: TransactionTrait>(
-    db: &C,
+pub async fn acknowledge<C: ConnectionTrait>(
+    txn: &C,
     user_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
     if message_ids.is_empty() {
         return Ok(());
     }
-    let txn = db.begin().await?;
     let of_these_messages = Query::select()
         .column(notification::Column::Id)
         .from(notification::Entity)
@@ -143,7 +128,7 @@ pub async fn acknowledge<C: TransactionTrait>(
     notification_recipient::Entity::delete_many()
         .filter(notification_recipient::Column::UserId.eq(user_id))
         .filter(notification_recipient::Column::NotificationId.in_subquery(of_these_messages))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     let still_owed = Query::select()
         .column(notification_recipient::Column::NotificationId)
@@ -152,7 +137,7 @@ pub async fn acknowledge<C: TransactionTrait>(
     notification::Entity::delete_many()
         .filter(notification::Column::MessageId.is_in(message_ids.iter().copied()))
         .filter(notification::Column::Id.not_in_subquery(still_owed))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     let at = now();
     message_delivery::Entity::insert_many(message_ids.iter().map(|m| {
@@ -171,8 +156,7 @@ pub async fn acknowledge<C: TransactionTrait>(
         .do_nothing()
         .to_owned(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
-    txn.commit().await?;
     Ok(())
 }

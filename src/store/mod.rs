@@ -15,6 +15,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 
 use crate::config::DatabaseSettings;
+use crate::protocol::errors::ChatError;
 
 pub use sea_orm::DatabaseConnection as Db;
 
@@ -28,6 +29,9 @@ pub enum StoreError {
     MissingReference(DbErr),
     #[error("database error: {0}")]
     Db(DbErr),
+    /// A stored value this version cannot interpret (e.g. an unknown room type).
+    #[error("unreadable stored value: {0}")]
+    Corrupt(String),
 }
 
 impl From<DbErr> for StoreError {
@@ -37,6 +41,26 @@ impl From<DbErr> for StoreError {
             Some(_) => StoreError::Constraint(err),
             None if is_check_violation(&err) => StoreError::Constraint(err),
             None => StoreError::Db(err),
+        }
+    }
+}
+
+/// How a store failure reaches the client. It lives here, beside `StoreError`, because the
+/// protocol layer must not know the database; `ChatError` stays the one place failures become
+/// frames.
+impl From<StoreError> for ChatError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Constraint(e) => {
+                log::info!("constraint refused a write: {e}");
+                ChatError::Integrity
+            }
+            StoreError::MissingReference(e) => {
+                log::info!("a write referenced a vanished row: {e}");
+                ChatError::NotFound
+            }
+            StoreError::Db(e) => ChatError::internal("database", e),
+            StoreError::Corrupt(e) => ChatError::internal("stored data", e),
         }
     }
 }

@@ -2,10 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use entity::{room, room_member};
+use std::collections::BTreeSet;
+
+use entity::{room, room_manager, room_member, room_permission};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionSession, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -16,9 +18,60 @@ use crate::protocol::server::{
     LastMessage, OneToOneDetail, OneToOneEntry, PropertyView, RoomDetail, RoomListEntry, UserView,
 };
 use crate::protocol::Timestamp;
+use crate::rooms::room::{Permission, Room, RoomKind};
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<room::Model>, StoreError> {
     Ok(room::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The stored type of a room row; an unknown one is an error, never a guess.
+pub fn kind_of(row: &room::Model) -> Result<RoomKind, StoreError> {
+    RoomKind::parse(&row.room_type)
+        .ok_or_else(|| StoreError::Corrupt(format!("room {} has type {:?}", row.id, row.room_type)))
+}
+
+/// Everything a `RoomActor` needs to own the room: its kind, creator, members, managers,
+/// object permissions, lock, visibility and cap. `None` when there is no such room.
+pub async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Room>, StoreError> {
+    let Some(row) = find(db, id).await? else {
+        return Ok(None);
+    };
+    let kind = kind_of(&row)?;
+    let members: BTreeSet<i64> = member_ids(db, id).await?.into_iter().collect();
+    let managers: BTreeSet<i64> = room_manager::Entity::find()
+        .select_only()
+        .column(room_manager::Column::UserId)
+        .filter(room_manager::Column::RoomId.eq(id))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut permissions = BTreeSet::new();
+    for (user_id, codename) in room_permission::Entity::find()
+        .select_only()
+        .column(room_permission::Column::UserId)
+        .column(room_permission::Column::Permission)
+        .filter(room_permission::Column::RoomId.eq(id))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+    {
+        let permission = Permission::parse(&codename)
+            .ok_or_else(|| StoreError::Corrupt(format!("room {id} has permission {codename:?}")))?;
+        permissions.insert((user_id, permission));
+    }
+    Ok(Some(Room {
+        id,
+        kind,
+        creator: row.creator_id,
+        members,
+        managers,
+        permissions,
+        group_locked: row.group_locked,
+        is_public: row.is_public,
+        cap: row.max_members,
+    }))
 }
 
 /// Member ids in ascending order.
@@ -80,19 +133,18 @@ pub async fn find_one_to_one<C: ConnectionTrait>(
         .await?)
 }
 
-/// Creates a one-to-one chat with its two members in one transaction. A concurrent creation
-/// for the same pair fails on the unique `pair_key` ([`StoreError::Constraint`]).
-pub async fn create_one_to_one<C: TransactionTrait>(
-    db: &C,
+/// Creates a one-to-one chat with its two members (in the caller's transaction). A concurrent
+/// creation for the same pair fails on the unique `pair_key` ([`StoreError::Constraint`]).
+pub async fn create_one_to_one<C: ConnectionTrait>(
+    txn: &C,
     id: Uuid,
     users: [i64; 2],
     preferences: Value,
 ) -> Result<room::Model, StoreError> {
-    let txn = db.begin().await?;
     let at = now();
     let room = room::ActiveModel {
         id: Set(id),
-        room_type: Set("OneToOneChat".into()),
+        room_type: Set(RoomKind::OneToOneChat.as_str().into()),
         name: Set(None),
         description: Set(None),
         avatar: Set(None),
@@ -107,7 +159,7 @@ pub async fn create_one_to_one<C: TransactionTrait>(
         created_at: Set(at),
         updated_at: Set(at),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     room_member::Entity::insert_many(users.iter().map(|u| room_member::ActiveModel {
         room_id: Set(id),
@@ -115,9 +167,8 @@ pub async fn create_one_to_one<C: TransactionTrait>(
         created_at: Set(at),
         ..Default::default()
     }))
-    .exec(&txn)
+    .exec(txn)
     .await?;
-    txn.commit().await?;
     Ok(room)
 }
 
@@ -144,7 +195,7 @@ pub async fn detail<C: ConnectionTrait>(
         },
         created_at: Timestamp(room.created_at),
         updated_at: Timestamp(room.updated_at),
-        r#type: "OneToOneChat",
+        r#type: RoomKind::OneToOneChat.as_str(),
     }))
 }
 
@@ -217,7 +268,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
                 },
                 created_at: Timestamp(room.created_at),
                 updated_at: Timestamp(room.updated_at),
-                r#type: "OneToOneChat",
+                r#type: RoomKind::OneToOneChat.as_str(),
             }),
         ));
     }

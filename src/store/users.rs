@@ -4,11 +4,11 @@ use entity::{room, room_member, user};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionSession, TransactionTrait,
 };
 
 use super::{now, StoreError};
 use crate::auth::Identity;
+use crate::rooms::room::RoomKind;
 
 /// Creates the user on first sight; afterwards updates whichever profile claims the token
 /// carries. A user without a `username` claim is called `user<id>`.
@@ -88,19 +88,18 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, StoreE
 
 /// Deletes a user with everything that is theirs. Their one-to-one rooms go too (rooms.md
 /// §3.8); rooms they created go by the `creator_id` cascade. Returns whether the user existed.
-pub async fn delete<C: TransactionTrait>(db: &C, user_id: i64) -> Result<bool, StoreError> {
-    let txn = db.begin().await?;
+/// Run it in a transaction: the rooms and the user go together.
+pub async fn delete<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<bool, StoreError> {
     let their_rooms = Query::select()
         .column(room_member::Column::RoomId)
         .from(room_member::Entity)
         .and_where(room_member::Column::UserId.eq(user_id))
         .to_owned();
     room::Entity::delete_many()
-        .filter(room::Column::RoomType.eq("OneToOneChat"))
+        .filter(room::Column::RoomType.eq(RoomKind::OneToOneChat.as_str()))
         .filter(room::Column::Id.in_subquery(their_rooms))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    let deleted = user::Entity::delete_by_id(user_id).exec(&txn).await?;
-    txn.commit().await?;
+    let deleted = user::Entity::delete_by_id(user_id).exec(txn).await?;
     Ok(deleted.rows_affected > 0)
 }

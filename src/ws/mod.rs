@@ -7,7 +7,7 @@ use actix::{Actor, ActorContext, StreamHandler};
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use crate::startup::AppState;
+use crate::app::AppState;
 use crate::{auth, store};
 
 pub use session::WsSession;

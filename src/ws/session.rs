@@ -12,13 +12,13 @@ use bytestring::ByteString;
 use entity::user;
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::events::{self, Caller};
 use crate::notifications::PendingFrame;
 use crate::presence::Outbound;
 use crate::protocol::client::ClientEvent;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::heartbeat_ack;
-use crate::startup::AppState;
 use crate::store;
 
 pub struct WsSession {
@@ -167,7 +167,7 @@ impl Actor for WsSession {
                 let _ = written.wait_for(|done| *done).await;
                 match app.notifications.send(PendingFrame { user_id }).await {
                     Ok(result) => result,
-                    Err(e) => Err(events::internal("notification actor", e)),
+                    Err(e) => Err(ChatError::internal("notification actor", e)),
                 }
             }
             .into_actor(self)

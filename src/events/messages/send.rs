@@ -1,17 +1,16 @@
-//! `message.send` and `message.acknowledged`.
-
-use std::collections::HashMap;
+//! `message.send`: gate, validate, then hand the message to its room's actor, which checks
+//! again, stores it durably and fans it out.
 
 use uuid::Uuid;
 
-use super::{internal, Caller};
+use crate::app::AppState;
+use crate::events::Caller;
 use crate::protocol::client::{parse_send_body, FieldErrors, MessageSend, SendTarget};
 use crate::protocol::errors::{denied, ChatError};
-use crate::protocol::server::{event, routed, Frame, MessageView};
-use crate::protocol::Timestamp;
-use crate::rooms::messages::{CanPost, Fanout};
+use crate::protocol::server::Frame;
+use crate::rooms::messages::{Authorize, Post};
+use crate::rooms::room::Action;
 use crate::sanitize::{sanitize, SafeHtml};
-use crate::startup::AppState;
 use crate::store::messages::NewMessage;
 use crate::store::{self, render::user_view};
 
@@ -31,16 +30,15 @@ pub async fn send(
                 .ok_or(ChatError::NotFound)?
         }
     };
-    let room = app.rooms.get(room_id).await?.ok_or(ChatError::NotFound)?;
-    let may_post = room
-        .send(CanPost {
-            user_id: caller.user.id,
-        })
-        .await
-        .map_err(|e| internal("room actor", e))?;
-    if !may_post {
-        return Err(ChatError::PermissionDenied(denied::SEND_MESSAGE));
-    }
+    app.rooms
+        .call(
+            room_id,
+            Authorize {
+                user_id: caller.user.id,
+                action: Action::Post,
+            },
+        )
+        .await??;
 
     // 2. The body, all field errors together (§7.8 rows 6–11).
     let mut errors = FieldErrors::default();
@@ -103,7 +101,6 @@ pub async fn send(
     } else {
         SafeHtml::literal("Media Files")
     };
-    let plain = quoted.is_empty() && body.media.is_empty();
     let notification_type =
         app.settings
             .notifications
@@ -113,9 +110,8 @@ pub async fn send(
             } else {
                 "NEW_MESSAGE"
             });
-    let stored = store::messages::create(
-        &app.db,
-        NewMessage {
+    let post = Post {
+        message: NewMessage {
             room_id,
             sender_id: caller.user.id,
             content,
@@ -125,76 +121,8 @@ pub async fn send(
             media: body.media,
             notification_type,
         },
-    )
-    .await?;
-    let view = if plain {
-        // Nothing to look up: a new plain message has no receipts, reactions or deliveries.
-        MessageView::fresh(
-            stored.id,
-            room_id,
-            user_view(&caller.user),
-            stored.content,
-            Timestamp(stored.created_at),
-            stored.is_forwarded,
-        )
-    } else {
-        store::render::message_views(&app.db, &[stored.id])
-            .await?
-            .pop()
-            .ok_or_else(|| internal("message.send", "stored message not found"))?
+        sender: user_view(&caller.user),
     };
-    room.send(Fanout {
-        frame: routed(event::MESSAGE, &view),
-    })
-    .await
-    .map_err(|e| internal("room actor", e))?;
-    Ok(None)
-}
-
-pub async fn acknowledged(
-    app: &AppState,
-    caller: &Caller,
-    message_ids: &[Uuid],
-) -> Result<Option<Frame>, ChatError> {
-    if message_ids.is_empty() {
-        return Ok(None);
-    }
-    // The gate, id by id in request order: exists and not deleted, then readable.
-    let found: HashMap<Uuid, _> = store::messages::find_many(&app.db, message_ids)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
-    let room_ids: Vec<Uuid> = found.values().map(|m| m.room_id).collect();
-    let readable = store::rooms::rooms_of_user_among(&app.db, caller.user.id, &room_ids).await?;
-    for id in message_ids {
-        match found.get(id) {
-            Some(m) if !m.is_deleted => {
-                if !readable.contains(&m.room_id) {
-                    return Err(ChatError::PermissionDenied(denied::ACCESS_MESSAGE));
-                }
-            }
-            _ => return Err(ChatError::NotFound),
-        }
-    }
-
-    store::messages::acknowledge(&app.db, caller.user.id, message_ids).await?;
-
-    // One dispatch per original sender, to all of that sender's connections.
-    let views = store::render::message_views(&app.db, message_ids).await?;
-    let mut senders: Vec<i64> = Vec::new();
-    let mut by_sender: HashMap<i64, Vec<MessageView>> = HashMap::new();
-    for view in views {
-        let sender = view.sender.id;
-        if !by_sender.contains_key(&sender) {
-            senders.push(sender);
-        }
-        by_sender.entry(sender).or_default().push(view);
-    }
-    for sender in senders {
-        let views = by_sender.remove(&sender).unwrap_or_default();
-        app.delivery
-            .to_user(sender, &routed(event::MESSAGE_DELIVERED, &views));
-    }
+    app.rooms.call(room_id, post).await??;
     Ok(None)
 }

@@ -1,15 +1,19 @@
-//! `room.create`, `room.list`, `room.info`.
+//! `room.create`: validate everything, create the room in one transaction, then tell every
+//! member through the new room's actor.
 
 use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::{internal, Caller};
-use crate::protocol::client::{MemberRef, RoomCreate, RoomKind};
-use crate::protocol::errors::{denied, ChatError};
+use sea_orm::TransactionTrait;
+
+use crate::app::AppState;
+use crate::events::Caller;
+use crate::protocol::client::{MemberRef, RoomCreate};
+use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame};
 use crate::rooms::messages::Fanout;
-use crate::startup::AppState;
+use crate::rooms::room::RoomKind;
 use crate::store::{self, StoreError};
 
 const ONE_TO_ONE_SIZE: &str = "['A one to one chat can only have 2 participants']";
@@ -20,7 +24,10 @@ pub async fn create(
     caller: &Caller,
     req: RoomCreate,
 ) -> Result<Option<Frame>, ChatError> {
-    debug_assert_eq!(req.kind, RoomKind::OneToOneChat);
+    if req.kind != RoomKind::OneToOneChat {
+        // Groups and channels arrive with their roles, caps and permissions.
+        return Err(ChatError::rule("Invalid resource type"));
+    }
     if let Some(id) = req.id {
         if store::rooms::find(&app.db, id).await?.is_some() {
             return Err(ChatError::field("id", "room with this id already exists."));
@@ -56,7 +63,13 @@ pub async fn create(
         return Err(ChatError::rule(CHAT_EXISTS));
     }
     let id = req.id.unwrap_or_else(Uuid::new_v4);
-    let room = match store::rooms::create_one_to_one(&app.db, id, [a, b], req.preferences).await {
+    let created = async {
+        let txn = app.db.begin().await?;
+        let room = store::rooms::create_one_to_one(&txn, id, [a, b], req.preferences).await?;
+        txn.commit().await?;
+        Ok::<_, StoreError>(room)
+    };
+    let room = match created.await {
         Ok(room) => room,
         // Lost a race: either the pair or the client-chosen id was taken meanwhile.
         Err(StoreError::Constraint(_))
@@ -70,38 +83,6 @@ pub async fn create(
     };
     let detail = store::rooms::detail(&app.db, &room).await?;
     let frame = routed(event::ROOM_CREATE, &detail);
-    let actor = app
-        .rooms
-        .get(room.id)
-        .await?
-        .ok_or_else(|| internal("room.create", "room vanished after creation"))?;
-    actor
-        .send(Fanout { frame })
-        .await
-        .map_err(|e| internal("room actor", e))?;
-    Ok(None)
-}
-
-pub async fn list(app: &AppState, caller: &Caller) -> Result<Option<Frame>, ChatError> {
-    let entries = store::rooms::list_for_user(&app.db, caller.user.id).await?;
-    app.delivery
-        .to_user(caller.user.id, &routed(event::ROOM_LIST, &entries));
-    Ok(None)
-}
-
-pub async fn info(
-    app: &AppState,
-    caller: &Caller,
-    room_id: Uuid,
-) -> Result<Option<Frame>, ChatError> {
-    let room = store::rooms::find(&app.db, room_id)
-        .await?
-        .ok_or(ChatError::NotFound)?;
-    if !store::rooms::is_member(&app.db, room_id, caller.user.id).await? {
-        return Err(ChatError::PermissionDenied(denied::ACCESS_ROOM));
-    }
-    let detail = store::rooms::detail(&app.db, &room).await?;
-    app.delivery
-        .to_user(caller.user.id, &routed(event::ROOM_INFO, &detail));
+    app.rooms.call(room.id, Fanout { frame }).await?;
     Ok(None)
 }

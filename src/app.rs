@@ -1,0 +1,27 @@
+//! `AppState`: what every connection and event handler shares. It sits below everything that
+//! uses it (startup builds it, `ws`, `events` and `notifications` read it), so none of those
+//! modules needs another to reach the shared state.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
+use crate::notifications::NotificationActor;
+use crate::presence::{Deliver, Presence};
+use crate::rooms::RoomRegistry;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    /// The local connection registry (sessions register here).
+    pub presence: Arc<Presence>,
+    /// Where dispatches go (the fan-out seam; today the local registry).
+    pub delivery: Arc<dyn Deliver>,
+    pub rooms: Arc<RoomRegistry>,
+    pub notifications: Addr<NotificationActor>,
+    /// The system runtime, which outlives the HTTP workers: bookkeeping that must finish
+    /// even while a worker shuts down (session rows) runs here, not on the worker.
+    pub background: tokio::runtime::Handle,
+}

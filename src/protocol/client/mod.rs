@@ -1,0 +1,128 @@
+//! Client → server frames: `{"event_type": "...", "data": {...}}` decoded into typed events.
+//!
+//! Decoding is split in two so that errors come out in the reference's order: what is checked
+//! before the authorisation gate is decoded here (one module per event family), what is
+//! validated after it (message bodies) is decoded by the `parse_*` functions the event handlers
+//! call once the gate has passed.
+
+mod fields;
+mod messages;
+mod rooms;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::errors::ChatError;
+
+pub use fields::{coerce_bool, truthy, FieldErrors};
+pub use messages::{parse_send_body, MediaItem, MessageSend, SendBody, SendTarget};
+pub use rooms::{MemberRef, RoomCreate};
+
+/// The client events this server implements. The reference's other event names answer
+/// `{"error": "invalid event type"}` until they are implemented (docs/protocol-notes.md).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    SessionHeartbeat,
+    RoomCreate(Box<RoomCreate>),
+    RoomList,
+    RoomInfo { room_id: Uuid },
+    MessageSend(MessageSend),
+    MessageAcknowledged { message_ids: Vec<Uuid> },
+}
+
+impl ClientEvent {
+    /// Decodes one text frame. Errors about the frame itself come first, then the event name,
+    /// then whatever each event checks before its gate.
+    pub fn decode(text: &str) -> Result<ClientEvent, ChatError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ChatError::InvalidFrame(format!("not valid JSON ({e})")))?;
+        let Value::Object(mut frame) = value else {
+            return Err(ChatError::InvalidFrame("expected a JSON object".into()));
+        };
+        let event_type = match frame.get("event_type") {
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(ChatError::InvalidEventType),
+        };
+        let data = frame.remove("data").unwrap_or(Value::Null);
+        match event_type.as_str() {
+            "session.heartbeat" => Ok(ClientEvent::SessionHeartbeat),
+            "room.list" => Ok(ClientEvent::RoomList),
+            "room.create" => RoomCreate::decode(data).map(|c| ClientEvent::RoomCreate(Box::new(c))),
+            "room.info" => {
+                let data = fields::object(data)?;
+                let room_id = fields::checked_room_id(&data)?;
+                Ok(ClientEvent::RoomInfo { room_id })
+            }
+            "message.send" => MessageSend::decode(data).map(ClientEvent::MessageSend),
+            "message.acknowledged" => {
+                let data = fields::object(data)?;
+                let message_ids = fields::message_ids(data.get("message_id"))?;
+                Ok(ClientEvent::MessageAcknowledged { message_ids })
+            }
+            _ => Err(ChatError::InvalidEventType),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(v: Value) -> Result<ClientEvent, ChatError> {
+        ClientEvent::decode(&v.to_string())
+    }
+
+    #[test]
+    fn unknown_and_non_string_event_types_are_invalid() {
+        for et in [
+            json!("nope"),
+            json!(null),
+            json!(3),
+            json!(true),
+            json!(["x"]),
+        ] {
+            assert_eq!(
+                decode(json!({"event_type": et, "data": {}})),
+                Err(ChatError::InvalidEventType)
+            );
+        }
+        assert_eq!(
+            decode(json!({"data": {}})),
+            Err(ChatError::InvalidEventType)
+        );
+    }
+
+    #[test]
+    fn non_object_frames_are_invalid_frames() {
+        assert!(matches!(
+            ClientEvent::decode("{nope"),
+            Err(ChatError::InvalidFrame(_))
+        ));
+        assert!(matches!(
+            ClientEvent::decode("[1,2]"),
+            Err(ChatError::InvalidFrame(_))
+        ));
+    }
+
+    #[test]
+    fn room_info_checks_room_id_type_then_shape() {
+        let data_not_object = decode(json!({"event_type": "room.info", "data": []}));
+        assert_eq!(data_not_object, Err(ChatError::Internal));
+        let missing = decode(json!({"event_type": "room.info", "data": {}}));
+        assert_eq!(missing, Err(ChatError::rule("Invalid room_id type")));
+        let boolean = decode(json!({"event_type": "room.info", "data": {"room_id": true}}));
+        assert_eq!(boolean, Err(ChatError::rule("Invalid room_id type")));
+        let bad = decode(json!({"event_type": "room.info", "data": {"room_id": "abc"}}));
+        assert_eq!(
+            bad,
+            Err(ChatError::rule("\u{201c}abc\u{201d} is not a valid UUID."))
+        );
+    }
+
+    #[test]
+    fn send_without_room_id_falls_back_to_message_id() {
+        let e = decode(json!({"event_type": "message.send", "data": {"content": "x"}}));
+        assert_eq!(e, Err(ChatError::rule("Invalid message_id type")));
+    }
+}
