@@ -222,9 +222,10 @@ async fn a_client_chosen_id_and_preferences_are_kept() {
             json!({"type": "OneToOneChat", "participants": [1], "id": id}),
         )
         .await;
+    // A clash is the constraint's answer (DECISIONS 15).
     assert_eq!(
         carol.recv().await,
-        json!({"error": {"code": 4003, "detail": {"id": ["room with this id already exists."]}}})
+        json!({"error": {"code": 4005, "detail": "Database constraint violated."}})
     );
 }
 

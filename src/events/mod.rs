@@ -14,13 +14,21 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::protocol::client::ClientEvent;
 use crate::protocol::errors::ChatError;
-use crate::protocol::server::Frame;
+use crate::protocol::server::{Frame, UserView};
+use crate::store::render::user_view;
 
 /// The authenticated user behind a connection.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: user::Model,
     pub connection_id: Uuid,
+}
+
+impl Caller {
+    /// The caller as payloads show a user.
+    pub fn view(&self) -> UserView {
+        user_view(&self.user)
+    }
 }
 
 pub async fn handle(

@@ -53,6 +53,11 @@ pub mod event {
     pub const ROOM_CREATE: &str = "roomcreate.dispatch";
     pub const ROOM_LIST: &str = "roomlist.dispatch";
     pub const ROOM_INFO: &str = "roominfo.dispatch";
+    pub const ROOM_ADD_MEMBERS: &str = "roomaddmembers.dispatch";
+    pub const ROOM_REMOVE_MEMBERS: &str = "roomremovemembers.dispatch";
+    pub const ROOM_EXIT: &str = "roomexit.dispatch";
+    pub const ROOM_DELETE: &str = "roomdelete.dispatch";
+    pub const ROOM_UPDATE: &str = "roomupdate.dispatch";
     pub const MESSAGE: &str = "message.dispatch";
     pub const MESSAGE_DELIVERED: &str = "messagedelivered.dispatch";
     pub const NOTIFICATIONS: &str = "chat.notifications";
@@ -191,11 +196,14 @@ pub struct PropertyView {
     pub preferences: Value,
 }
 
-/// The room detail shape (rooms.md §5.2). `polymorphic_ctype` is omitted (DECISIONS 6).
+/// The room detail shape (rooms.md §5.2), always the state after the event's change.
+/// `polymorphic_ctype` is omitted (DECISIONS 6); `type` names the room type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RoomDetail {
     OneToOne(OneToOneDetail),
+    Group(GroupDetail),
+    Channel(ChannelDetail),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -208,11 +216,49 @@ pub struct OneToOneDetail {
     pub r#type: &'static str,
 }
 
-/// The room list entry shape (rooms.md §5.3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupDetail {
+    pub id: Uuid,
+    /// Shown even after the creator left.
+    pub creator: UserView,
+    pub participants: Vec<UserView>,
+    pub property: PropertyView,
+    pub admins: Vec<UserView>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub name: String,
+    pub description: Option<String>,
+    pub max_participants: i64,
+    pub avatar: Option<String>,
+    pub join_approval_required: bool,
+    pub group_locked: bool,
+    pub r#type: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelDetail {
+    pub id: Uuid,
+    pub creator: UserView,
+    pub subscribers: Vec<UserView>,
+    pub property: PropertyView,
+    pub moderators: Vec<UserView>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_public: bool,
+    pub avatar: Option<String>,
+    pub max_subscribers: i64,
+    pub r#type: &'static str,
+}
+
+/// The room list entry shape (rooms.md §5.3): no member lists, no `property`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RoomListEntry {
     OneToOne(OneToOneEntry),
+    Group(GroupEntry),
+    Channel(ChannelEntry),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -223,6 +269,68 @@ pub struct OneToOneEntry {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub r#type: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupEntry {
+    pub id: Uuid,
+    pub creator: UserView,
+    pub last_message: LastMessage,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub name: String,
+    pub description: Option<String>,
+    pub max_participants: i64,
+    pub avatar: Option<String>,
+    pub join_approval_required: bool,
+    pub group_locked: bool,
+    pub r#type: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelEntry {
+    pub id: Uuid,
+    pub creator: UserView,
+    pub last_message: LastMessage,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_public: bool,
+    pub avatar: Option<String>,
+    pub max_subscribers: i64,
+    pub r#type: &'static str,
+}
+
+/// `roomaddmembers.dispatch` (`room.add_members`, and `room.join` with `added_by: "self"`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MembersAdded<'a> {
+    pub room: &'a RoomDetail,
+    /// Usernames of the users actually added, in request order.
+    pub new_members: Vec<String>,
+    pub added_by: &'a str,
+}
+
+/// `roomremovemembers.dispatch` (`room.remove_members`, and `room.leave` with
+/// `removed_by: "self"`), to the members who remain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MembersRemoved<'a> {
+    pub room: &'a RoomDetail,
+    pub removed_members: Vec<String>,
+    pub removed_by: &'a str,
+}
+
+/// `roomexit.dispatch`: to each user who left or was removed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomExit<'a> {
+    pub room: &'a RoomDetail,
+    pub message: String,
+}
+
+/// `roomdelete.dispatch`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomDeleted {
+    pub room_id: Uuid,
 }
 
 /// One item of `chat.notifications`.

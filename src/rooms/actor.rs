@@ -5,7 +5,9 @@
 //!
 //! It loads its own state from the database as its first act (messages wait until then), and
 //! reloads it when its supervisor restarts it, so after any restart it agrees with the
-//! database again.
+//! database again. A write that finds a row it relied on gone (the room, or a member, deleted
+//! by another process: `chatd users delete`) reloads the state and is tried once more; a room
+//! found gone makes the actor answer `NotFound` and leave the registry.
 
 use std::sync::Arc;
 
@@ -13,21 +15,25 @@ use actix::prelude::*;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
+use super::changes::{After, Audience, Dispatch, Outcome, Write, WriteError};
 use super::messages::{Authorize, Fanout, Post, Snapshot};
-use super::room::{Action, Room};
+use super::registry::Registration;
+use super::room::Room;
 use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
-use crate::protocol::server::{event, routed, MessageView};
-use crate::protocol::Timestamp;
+use crate::protocol::server::MessageView;
 use crate::store;
 
 enum State {
     /// Until the first load completes (no message is handled meanwhile).
     Loading,
     Live(Room),
-    /// Deleted (found missing at load, or deleted through this actor): every question is
-    /// answered `NotFound` until the last caller lets go.
+    /// Deleted (found missing, or deleted through this actor): every question is answered
+    /// `NotFound` until the last caller lets go of the actor, which then ends.
     Gone,
+    /// The state could not be loaded: every question is answered 4006; the registry starts a
+    /// fresh actor (and load) for the next caller.
+    Unavailable,
 }
 
 pub struct RoomActor {
@@ -35,14 +41,16 @@ pub struct RoomActor {
     state: State,
     db: DatabaseConnection,
     delivery: Arc<dyn Deliver>,
+    registration: Registration,
     mailbox: usize,
 }
 
 impl RoomActor {
-    pub fn new(
+    pub(super) fn new(
         id: Uuid,
         db: DatabaseConnection,
         delivery: Arc<dyn Deliver>,
+        registration: Registration,
         mailbox: usize,
     ) -> Self {
         RoomActor {
@@ -50,6 +58,7 @@ impl RoomActor {
             state: State::Loading,
             db,
             delivery,
+            registration,
             mailbox,
         }
     }
@@ -58,6 +67,7 @@ impl RoomActor {
         match &self.state {
             State::Live(room) => Ok(room),
             State::Loading | State::Gone => Err(ChatError::NotFound),
+            State::Unavailable => Err(ChatError::Internal),
         }
     }
 
@@ -66,20 +76,104 @@ impl RoomActor {
         ctx.wait(
             async move { store::rooms::load(&db, id).await }
                 .into_actor(self)
-                .map(move |loaded, act, _ctx| {
-                    act.state = match loaded {
-                        Ok(Some(room)) => State::Live(room),
-                        Ok(None) => State::Gone,
-                        Err(e) => {
-                            // Answer NotFound rather than guess; the registry replaces actors
-                            // that stop, so a later request gets a fresh load.
-                            log::error!("room {id}: cannot load its state: {e}");
-                            State::Gone
-                        }
-                    };
+                .map(move |loaded, act, ctx| match loaded {
+                    Ok(Some(room)) => act.state = State::Live(room),
+                    Ok(None) => act.settle(After::Deleted, ctx),
+                    Err(e) => {
+                        log::error!("room {id}: cannot load its state: {e}");
+                        act.state = State::Unavailable;
+                        act.registration.forget(id, &ctx.address());
+                    }
                 }),
         );
     }
+
+    /// Makes the state what a committed change (or a reload) says it is.
+    fn settle(&mut self, after: After, ctx: &mut Context<Self>) {
+        match after {
+            After::Unchanged => {}
+            After::Changed(room) => self.state = State::Live(room),
+            After::Deleted => {
+                self.state = State::Gone;
+                self.registration.forget(self.id, &ctx.address());
+            }
+        }
+    }
+
+    fn deliver(&self, dispatch: Dispatch) {
+        match dispatch.to {
+            Audience::Members => {
+                if let State::Live(room) = &self.state {
+                    self.delivery
+                        .to_users(&mut room.members.iter().copied(), &dispatch.frame);
+                }
+            }
+        }
+    }
+
+    /// Runs one change: checked against the state and written in one transaction; once it
+    /// has committed, the state is updated and the dispatches go out. Nothing else is handled
+    /// by this actor meanwhile, so the state a change was checked against is the state it
+    /// changes, and the room's dispatch order is its commit order.
+    fn run<M>(&mut self, msg: M) -> AtomicResponse<Self, Result<M::Answer, ChatError>>
+    where
+        M: Write + 'static,
+        M::Answer: 'static,
+    {
+        let (db, id) = (self.db.clone(), self.id);
+        let current = self.room().cloned();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let mut room = match current {
+                    Ok(room) => room,
+                    Err(e) => return (None, Err(e)),
+                };
+                // The state found on reload, when the first attempt met a vanished row.
+                let mut reloaded: Option<After> = None;
+                loop {
+                    match attempt(&db, &room, &msg).await {
+                        Err(WriteError::Stale) if reloaded.is_none() => {
+                            match store::rooms::load(&db, id).await {
+                                Ok(Some(fresh)) => {
+                                    reloaded = Some(After::Changed(fresh.clone()));
+                                    room = fresh;
+                                }
+                                Ok(None) => {
+                                    return (Some(After::Deleted), Err(ChatError::NotFound))
+                                }
+                                Err(e) => return (None, Err(e.into())),
+                            }
+                        }
+                        result => return (reloaded, result.map_err(ChatError::from)),
+                    }
+                }
+            }
+            .into_actor(self)
+            .map(|(reloaded, result), act, ctx| {
+                if let Some(state) = reloaded {
+                    act.settle(state, ctx);
+                }
+                let outcome = result?;
+                act.settle(outcome.after, ctx);
+                for dispatch in outcome.dispatches {
+                    act.deliver(dispatch);
+                }
+                Ok(outcome.answer)
+            }),
+        ))
+    }
+}
+
+/// One try of a change, in a transaction of its own (rolled back if it is dropped).
+async fn attempt<M: Write>(
+    db: &DatabaseConnection,
+    room: &Room,
+    msg: &M,
+) -> Result<Outcome<M::Answer>, WriteError> {
+    let txn = db.begin().await?;
+    let outcome = msg.write(&txn, room).await?;
+    txn.commit().await?;
+    Ok(outcome)
 }
 
 impl Actor for RoomActor {
@@ -103,10 +197,10 @@ impl Handler<Fanout> for RoomActor {
     type Result = ();
 
     fn handle(&mut self, msg: Fanout, _ctx: &mut Self::Context) {
-        if let State::Live(room) = &self.state {
-            self.delivery
-                .to_users(&mut room.members.iter().copied(), &msg.frame);
-        }
+        self.deliver(Dispatch {
+            to: Audience::Members,
+            frame: msg.frame,
+        });
     }
 }
 
@@ -130,54 +224,6 @@ impl Handler<Post> for RoomActor {
     type Result = AtomicResponse<Self, Result<MessageView, ChatError>>;
 
     fn handle(&mut self, msg: Post, _ctx: &mut Self::Context) -> Self::Result {
-        let checked = self.room().and_then(|room| {
-            room.authorize(msg.message.sender_id, Action::Post)?;
-            // Everyone but the sender is owed a notification (messages.md §14.2).
-            Ok(room
-                .members
-                .iter()
-                .copied()
-                .filter(|u| *u != msg.message.sender_id)
-                .collect::<Vec<i64>>())
-        });
-        let db = self.db.clone();
-        AtomicResponse::new(Box::pin(
-            async move {
-                let recipients = checked?;
-                let plain = msg.message.parent_message_id.is_none()
-                    && msg.message.forwarded_from_id.is_none()
-                    && msg.message.media.is_empty();
-                let room_id = msg.message.room_id;
-                let txn = db.begin().await.map_err(store::StoreError::from)?;
-                let stored = store::messages::create(&txn, msg.message, &recipients).await?;
-                txn.commit().await.map_err(store::StoreError::from)?;
-                if plain {
-                    // Nothing to look up: a new plain message has no receipts, reactions or
-                    // deliveries yet.
-                    return Ok(MessageView::fresh(
-                        stored.id,
-                        room_id,
-                        msg.sender,
-                        stored.content,
-                        Timestamp(stored.created_at),
-                        stored.is_forwarded,
-                    ));
-                }
-                store::render::message_views(&db, &[stored.id])
-                    .await?
-                    .pop()
-                    .ok_or_else(|| ChatError::internal("message.send", "stored message not found"))
-            }
-            .into_actor(self)
-            .map(|result, act, _ctx| {
-                if let (Ok(view), State::Live(room)) = (&result, &act.state) {
-                    act.delivery.to_users(
-                        &mut room.members.iter().copied(),
-                        &routed(event::MESSAGE, view),
-                    );
-                }
-                result
-            }),
-        ))
+        self.run(msg)
     }
 }

@@ -1,5 +1,9 @@
 //! What a `RoomActor` is asked. Every answer comes from the room's current state, so a check
 //! and what follows it in the same handler cannot be overtaken by a membership change.
+//!
+//! Changes (today `Post`) are handled one at a time per room: checked against the state,
+//! written in one transaction, applied to the state after the commit, then fanned out
+//! (`src/rooms/changes/`).
 
 use actix::prelude::*;
 

@@ -1,7 +1,9 @@
-//! Rooms as actors: one `RoomActor` per active room owns its membership and fans dispatches
-//! out; the registry starts them on demand under a supervisor.
+//! Rooms as actors: one `RoomActor` per active room owns its `Room` (membership, roles,
+//! permissions, lock), runs every change to it (`changes/`) and fans dispatches out; the
+//! registry starts them on demand under a supervisor and retires idle ones.
 
 pub mod actor;
+mod changes;
 pub mod messages;
 pub mod registry;
 pub mod room;

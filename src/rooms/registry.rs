@@ -7,11 +7,12 @@
 //! There is never more than one actor per room: an actor is inserted into the map under the
 //! lock before anything is loaded (it loads its own state as its first act), and it is retired
 //! only under the same lock, when no call is in flight. Callers never keep an address beyond
-//! one call, so dropping the map's entry is what ends an idle actor.
+//! one call, so dropping the map's entry is what ends an actor: the reaper does it for idle
+//! ones, and an actor whose room is gone does it for itself ([`Registration::forget`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use actix::dev::ToEnvelope;
@@ -31,8 +32,14 @@ struct Entry {
     last_used: Instant,
 }
 
+type Rooms = Mutex<HashMap<Uuid, Entry>>;
+
+fn lock(rooms: &Rooms) -> MutexGuard<'_, HashMap<Uuid, Entry>> {
+    rooms.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub struct RoomRegistry {
-    rooms: Mutex<HashMap<Uuid, Entry>>,
+    rooms: Arc<Rooms>,
     arbiter: ArbiterHandle,
     db: DatabaseConnection,
     delivery: Arc<dyn Deliver>,
@@ -59,7 +66,7 @@ impl RoomRegistry {
         idle_timeout: Duration,
     ) -> Self {
         RoomRegistry {
-            rooms: Mutex::new(HashMap::new()),
+            rooms: Arc::new(Mutex::new(HashMap::new())),
             arbiter,
             db,
             delivery,
@@ -68,8 +75,8 @@ impl RoomRegistry {
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
-        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    fn map(&self) -> MutexGuard<'_, HashMap<Uuid, Entry>> {
+        lock(&self.rooms)
     }
 
     /// The live actor of `room_id`, marked in use, if there is one.
@@ -103,8 +110,11 @@ impl RoomRegistry {
             )));
         }
         let (db, delivery, mailbox) = (self.db.clone(), self.delivery.clone(), self.mailbox);
+        let registration = Registration {
+            rooms: Arc::downgrade(&self.rooms),
+        };
         let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
-            RoomActor::new(room_id, db, delivery, mailbox)
+            RoomActor::new(room_id, db, delivery, registration, mailbox)
         });
         let in_flight = Arc::new(AtomicUsize::new(1));
         map.insert(
@@ -138,12 +148,6 @@ impl RoomRegistry {
             }
         }
         Err(ChatError::internal("room actor", "closed twice in a row"))
-    }
-
-    /// Forgets a room whose actor found it deleted; its actor ends once its last call is
-    /// answered.
-    pub fn forget(&self, room_id: Uuid) {
-        self.map().remove(&room_id);
     }
 
     /// Retires every actor idle for longer than the timeout with no call in flight. Returns
@@ -182,5 +186,25 @@ impl RoomRegistry {
                 }
             }
         });
+    }
+}
+
+/// An actor's hold on its own registry entry.
+#[derive(Clone)]
+pub(super) struct Registration {
+    rooms: Weak<Rooms>,
+}
+
+impl Registration {
+    /// Drops the registry's entry for `room_id` if it is still the actor at `addr` (a room
+    /// deleted and created again with the same client-chosen id has a new actor). The actor
+    /// ends once its last caller lets go; the next call for the room starts afresh.
+    pub(super) fn forget(&self, room_id: Uuid, addr: &Addr<RoomActor>) {
+        if let Some(rooms) = self.rooms.upgrade() {
+            let mut map = lock(&rooms);
+            if map.get(&room_id).is_some_and(|e| e.addr == *addr) {
+                map.remove(&room_id);
+            }
+        }
     }
 }

@@ -35,6 +35,23 @@ impl RoomKind {
         }
     }
 
+    /// The name of the cap field: `max_participants` (GroupChat) or `max_subscribers`.
+    pub fn cap_field(self) -> &'static str {
+        match self {
+            RoomKind::Channel => "max_subscribers",
+            RoomKind::GroupChat | RoomKind::OneToOneChat => "max_participants",
+        }
+    }
+
+    /// The field holding the initial members at creation: `subscribers` (Channel) or
+    /// `participants`.
+    pub fn members_field(self) -> &'static str {
+        match self {
+            RoomKind::Channel => "subscribers",
+            RoomKind::GroupChat | RoomKind::OneToOneChat => "participants",
+        }
+    }
+
     /// The 4003 text when adding members would exceed the cap (rooms.md §3.6).
     pub fn cap_exceeded(self) -> &'static str {
         match self {
@@ -176,6 +193,92 @@ impl Room {
 
     pub fn holds(&self, user: i64, permission: Permission) -> bool {
         self.permissions.contains(&(user, permission))
+    }
+
+    /// Would `newcomers` more members exceed the cap (rooms.md §3.6)? Reaching it is allowed.
+    pub fn exceeds_cap(&self, newcomers: usize) -> bool {
+        self.cap
+            .is_some_and(|cap| (self.members.len() + newcomers) as i128 > i128::from(cap))
+    }
+
+    /// Of `users`, those who are not members yet, in the order given (no duplicates).
+    pub fn newcomers(&self, users: &[i64]) -> Vec<i64> {
+        let mut seen = BTreeSet::new();
+        users
+            .iter()
+            .copied()
+            .filter(|u| !self.is_member(*u) && seen.insert(*u))
+            .collect()
+    }
+
+    /// Adds `users` as members, refusing the whole change if it would exceed the cap.
+    pub fn admit(&mut self, users: &[i64]) -> Result<(), ChatError> {
+        let newcomers = self.newcomers(users);
+        if self.exceeds_cap(newcomers.len()) {
+            return Err(ChatError::rule(self.kind.cap_exceeded()));
+        }
+        self.members.extend(newcomers);
+        Ok(())
+    }
+
+    /// Of `users`, those `by` may take out with `room.remove_members`, in the order given:
+    /// members only, and never the creator unless the creator removes themself (§12.3).
+    pub fn removable(&self, by: i64, users: &[i64]) -> Vec<i64> {
+        let mut seen = BTreeSet::new();
+        users
+            .iter()
+            .copied()
+            .filter(|u| self.is_member(*u) && (!self.is_creator(*u) || by == *u))
+            .filter(|u| seen.insert(*u))
+            .collect()
+    }
+
+    /// Takes `users` out of the room: membership, role and every permission go together
+    /// (rooms.md §4.3), as the schema's cascades do.
+    pub fn remove(&mut self, users: &[i64]) {
+        for u in users {
+            self.members.remove(u);
+            self.managers.remove(u);
+        }
+        self.permissions.retain(|(u, _)| !users.contains(u));
+    }
+
+    /// Of `users`, the targets of a role or permission action, in the order given: current
+    /// members, never the creator (compared as numbers: DECISIONS 18).
+    pub fn role_targets(&self, users: &[i64]) -> Vec<i64> {
+        let mut seen = BTreeSet::new();
+        users
+            .iter()
+            .copied()
+            .filter(|u| self.is_member(*u) && !self.is_creator(*u) && seen.insert(*u))
+            .collect()
+    }
+
+    /// `users` become admins/moderators, with the role's permissions.
+    pub fn promote(&mut self, users: &[i64]) {
+        self.managers.extend(users.iter().copied());
+        self.grant(users, Permission::of_role(self.kind));
+    }
+
+    /// `users` stop being admins/moderators and lose the role's permissions (also ones
+    /// granted explicitly), but stay members.
+    pub fn demote(&mut self, users: &[i64]) {
+        for u in users {
+            self.managers.remove(u);
+        }
+        self.revoke(users, Permission::of_role(self.kind));
+    }
+
+    pub fn grant(&mut self, users: &[i64], permissions: &[Permission]) {
+        for u in users {
+            self.permissions
+                .extend(permissions.iter().map(|p| (*u, *p)));
+        }
+    }
+
+    pub fn revoke(&mut self, users: &[i64], permissions: &[Permission]) {
+        self.permissions
+            .retain(|(u, p)| !(users.contains(u) && permissions.contains(p)));
     }
 
     /// May `user` do `action` here? The first failing check of rooms.md §4.4 decides the
@@ -501,6 +604,83 @@ mod tests {
         rows.push((&left, LEFT_CREATOR, Action::Delete, no(denied::NOT_CREATOR)));
         rows.push((&left, LEFT_CREATOR, Action::Manage, no(denied::NOT_ADMIN)));
         check(rows);
+    }
+
+    #[test]
+    fn the_cap_counts_only_newcomers_and_may_be_reached_but_not_exceeded() {
+        let mut group = room(RoomKind::GroupChat);
+        group.cap = Some(5);
+        // Four members; one more fits, two do not, and nothing is added then.
+        assert_eq!(
+            group.admit(&[OUTSIDER, 7]),
+            Err(ChatError::rule(
+                "Maximum number of group participants exceeded"
+            ))
+        );
+        assert_eq!(group.members.len(), 4);
+        // Existing members and duplicates do not count.
+        group.admit(&[MEMBER, OUTSIDER, OUTSIDER]).unwrap();
+        assert_eq!(group.members.len(), 5);
+        group.admit(&[CREATOR, MEMBER]).unwrap();
+        let mut channel = room(RoomKind::Channel);
+        channel.cap = Some(4);
+        assert_eq!(
+            channel.admit(&[OUTSIDER]),
+            Err(ChatError::rule(
+                "Maximum number of channel subscribers exceeded"
+            ))
+        );
+    }
+
+    #[test]
+    fn removal_takes_role_and_every_permission_with_the_membership() {
+        let mut group = room(RoomKind::GroupChat);
+        group.remove(&[MANAGER, HOLDER]);
+        assert!(!group.is_member(MANAGER) && !group.is_manager(MANAGER));
+        assert!(group.permissions.is_empty());
+        // Re-added, a former holder has nothing (rooms.md §4.3).
+        group.admit(&[HOLDER]).unwrap();
+        assert_eq!(
+            group.authorize(HOLDER, Action::AddMembers),
+            no(denied::ADD_MEMBERS)
+        );
+    }
+
+    #[test]
+    fn only_the_creator_may_remove_the_creator_and_outsiders_are_skipped() {
+        let group = room(RoomKind::GroupChat);
+        assert_eq!(
+            group.removable(MANAGER, &[CREATOR, MEMBER, OUTSIDER, MEMBER]),
+            vec![MEMBER]
+        );
+        assert_eq!(group.removable(CREATOR, &[CREATOR]), vec![CREATOR]);
+    }
+
+    #[test]
+    fn role_changes_skip_the_creator_and_non_members_and_carry_the_role_permissions() {
+        let mut channel = room(RoomKind::Channel);
+        let targets = channel.role_targets(&[CREATOR, MEMBER, OUTSIDER, MEMBER]);
+        assert_eq!(targets, vec![MEMBER]);
+        channel.promote(&targets);
+        assert!(channel.is_manager(MEMBER));
+        for p in Permission::of_role(RoomKind::Channel) {
+            assert!(channel.holds(MEMBER, *p));
+        }
+        channel.demote(&targets);
+        assert!(!channel.is_manager(MEMBER));
+        assert!(!channel.permissions.iter().any(|(u, _)| *u == MEMBER));
+        assert!(channel.is_member(MEMBER));
+        // Revoking one permission leaves the others.
+        channel.grant(
+            &[MEMBER],
+            &[
+                Permission::CanSendMessages,
+                Permission::CanAddNewSubscribers,
+            ],
+        );
+        channel.revoke(&[MEMBER], &[Permission::CanSendMessages]);
+        assert!(channel.holds(MEMBER, Permission::CanAddNewSubscribers));
+        assert!(!channel.holds(MEMBER, Permission::CanSendMessages));
     }
 
     #[test]

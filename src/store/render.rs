@@ -23,7 +23,7 @@ pub fn user_view(u: &user::Model) -> UserView {
 }
 
 /// A user id whose row is gone (deleted between two queries) still renders, with the id.
-fn user_or_placeholder(users: &HashMap<i64, UserView>, id: i64) -> UserView {
+pub fn user_or_placeholder(users: &HashMap<i64, UserView>, id: i64) -> UserView {
     users.get(&id).cloned().unwrap_or_else(|| UserView {
         id,
         username: String::new(),

@@ -1,8 +1,10 @@
-//! Rooms and their membership.
+//! Rooms, their membership, roles and object permissions. Each write here has a twin on
+//! [`Room`] (`admit`, `remove`, `promote`, `demote`, `grant`, `revoke`) that the room's actor
+//! applies to its state once the transaction that ran the write has committed; the schema's
+//! cascades make a removal take the role and the permissions with the membership, exactly as
+//! [`Room::remove`] does.
 
-use std::collections::{HashMap, HashSet};
-
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use entity::{room, room_manager, room_member, room_permission};
 use sea_orm::{
@@ -12,10 +14,12 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::render::{message_views, user_view};
+use super::render::{message_views, user_or_placeholder, user_view};
 use super::{now, users, StoreError};
+use crate::protocol::client::Profile;
 use crate::protocol::server::{
-    LastMessage, OneToOneDetail, OneToOneEntry, PropertyView, RoomDetail, RoomListEntry, UserView,
+    ChannelDetail, ChannelEntry, GroupDetail, GroupEntry, LastMessage, OneToOneDetail,
+    OneToOneEntry, PropertyView, RoomDetail, RoomListEntry, UserView,
 };
 use crate::protocol::Timestamp;
 use crate::rooms::room::{Permission, Room, RoomKind};
@@ -133,73 +137,271 @@ pub async fn find_one_to_one<C: ConnectionTrait>(
         .await?)
 }
 
-/// Creates a one-to-one chat with its two members (in the caller's transaction). A concurrent
-/// creation for the same pair fails on the unique `pair_key` ([`StoreError::Constraint`]).
-pub async fn create_one_to_one<C: ConnectionTrait>(
+/// A room to create, validated.
+pub struct NewRoom {
+    pub id: Uuid,
+    pub kind: RoomKind,
+    /// The requester: creator and admin/moderator of a GroupChat/Channel; one of the two
+    /// participants of a OneToOneChat.
+    pub creator: i64,
+    /// Every member, the creator included.
+    pub members: BTreeSet<i64>,
+    /// GroupChat/Channel fields (`None` for a OneToOneChat).
+    pub profile: Option<Profile>,
+    /// The cap, the configured default already applied (GroupChat/Channel).
+    pub cap: Option<i64>,
+    pub preferences: Value,
+}
+
+/// Creates a room with its members; the creator of a GroupChat/Channel becomes its
+/// admin/moderator with the role's permissions (rooms.md §4.2). Returns the row and the state
+/// written. A clashing id, or a second one-to-one chat for a pair (unique `pair_key`), fails
+/// with [`StoreError::Constraint`].
+pub async fn create<C: ConnectionTrait>(
     txn: &C,
-    id: Uuid,
-    users: [i64; 2],
-    preferences: Value,
-) -> Result<room::Model, StoreError> {
+    new: NewRoom,
+) -> Result<(room::Model, Room), StoreError> {
     let at = now();
-    let room = room::ActiveModel {
-        id: Set(id),
-        room_type: Set(RoomKind::OneToOneChat.as_str().into()),
-        name: Set(None),
-        description: Set(None),
-        avatar: Set(None),
-        creator_id: Set(None),
-        max_members: Set(None),
-        group_locked: Set(false),
-        join_approval_required: Set(false),
-        is_public: Set(false),
-        preferences: Set(preferences),
-        pair_key: Set(Some(pair_key(users[0], users[1]))),
+    let one_to_one = new.kind == RoomKind::OneToOneChat;
+    let pair = match (one_to_one, new.members.first(), new.members.last()) {
+        (true, Some(a), Some(b)) => Some(pair_key(*a, *b)),
+        _ => None,
+    };
+    let profile = new.profile.as_ref();
+    let row = room::ActiveModel {
+        id: Set(new.id),
+        room_type: Set(new.kind.as_str().into()),
+        name: Set(profile.map(|p| p.name.clone())),
+        description: Set(profile.and_then(|p| p.description.clone())),
+        avatar: Set(profile.and_then(|p| p.avatar.clone())),
+        creator_id: Set((!one_to_one).then_some(new.creator)),
+        max_members: Set(new.cap.filter(|_| !one_to_one)),
+        group_locked: Set(profile.is_some_and(|p| p.group_locked)),
+        join_approval_required: Set(profile.is_some_and(|p| p.join_approval_required)),
+        is_public: Set(profile.is_some_and(|p| p.is_public)),
+        preferences: Set(new.preferences),
+        pair_key: Set(pair),
         last_message_id: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
     .insert(txn)
     .await?;
+    let mut state = Room {
+        id: row.id,
+        kind: new.kind,
+        creator: row.creator_id,
+        members: BTreeSet::new(),
+        managers: BTreeSet::new(),
+        permissions: BTreeSet::new(),
+        group_locked: row.group_locked,
+        is_public: row.is_public,
+        cap: row.max_members,
+    };
+    let members: Vec<i64> = new.members.into_iter().collect();
+    admit(txn, row.id, &members).await?;
+    state.members.extend(members);
+    if !one_to_one {
+        promote(txn, &state, &[new.creator]).await?;
+        state.promote(&[new.creator]);
+    }
+    Ok((row, state))
+}
+
+/// Makes `users` members (those who already are stay as they are).
+pub async fn admit<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    users: &[i64],
+) -> Result<(), StoreError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let at = now();
     room_member::Entity::insert_many(users.iter().map(|u| room_member::ActiveModel {
-        room_id: Set(id),
+        room_id: Set(room_id),
         user_id: Set(*u),
         created_at: Set(at),
         ..Default::default()
     }))
-    .exec(txn)
+    .on_conflict_do_nothing_on([room_member::Column::RoomId, room_member::Column::UserId])
+    .exec_without_returning(txn)
     .await?;
-    Ok(room)
+    Ok(())
 }
 
-fn room_users(by_id: &HashMap<i64, UserView>, ids: &[i64]) -> Vec<UserView> {
+/// `users` become admins (GroupChat) / moderators (Channel) of `room`, with the role's
+/// permissions.
+pub async fn promote<C: ConnectionTrait>(
+    txn: &C,
+    room: &Room,
+    users: &[i64],
+) -> Result<(), StoreError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    room_manager::Entity::insert_many(users.iter().map(|u| room_manager::ActiveModel {
+        room_id: Set(room.id),
+        user_id: Set(*u),
+        created_at: Set(at),
+        ..Default::default()
+    }))
+    .on_conflict_do_nothing_on([room_manager::Column::RoomId, room_manager::Column::UserId])
+    .exec_without_returning(txn)
+    .await?;
+    grant(txn, room.id, users, Permission::of_role(room.kind)).await
+}
+
+/// `users` stop being admins/moderators and lose the role's permissions.
+pub async fn demote<C: ConnectionTrait>(
+    txn: &C,
+    room: &Room,
+    users: &[i64],
+) -> Result<(), StoreError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    room_manager::Entity::delete_many()
+        .filter(room_manager::Column::RoomId.eq(room.id))
+        .filter(room_manager::Column::UserId.is_in(users.iter().copied()))
+        .exec(txn)
+        .await?;
+    revoke(txn, room.id, users, Permission::of_role(room.kind)).await
+}
+
+/// Grants each of `permissions` to each of `users` (idempotent).
+pub async fn grant<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    users: &[i64],
+    permissions: &[Permission],
+) -> Result<(), StoreError> {
+    if users.is_empty() || permissions.is_empty() {
+        return Ok(());
+    }
+    let rows = users.iter().flat_map(|u| {
+        permissions
+            .iter()
+            .map(move |p| room_permission::ActiveModel {
+                room_id: Set(room_id),
+                user_id: Set(*u),
+                permission: Set(p.as_str().to_string()),
+                ..Default::default()
+            })
+    });
+    room_permission::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([
+            room_permission::Column::RoomId,
+            room_permission::Column::UserId,
+            room_permission::Column::Permission,
+        ])
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes each of `permissions` from each of `users` (revoking what is not held is a no-op).
+pub async fn revoke<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    users: &[i64],
+    permissions: &[Permission],
+) -> Result<(), StoreError> {
+    if users.is_empty() || permissions.is_empty() {
+        return Ok(());
+    }
+    room_permission::Entity::delete_many()
+        .filter(room_permission::Column::RoomId.eq(room_id))
+        .filter(room_permission::Column::UserId.is_in(users.iter().copied()))
+        .filter(room_permission::Column::Permission.is_in(permissions.iter().map(|p| p.as_str())))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a room with everything in it (messages, memberships, roles, permissions,
+/// notifications: all cascade). Returns whether it existed.
+pub async fn delete<C: ConnectionTrait>(txn: &C, room_id: Uuid) -> Result<bool, StoreError> {
+    let deleted = room::Entity::delete_by_id(room_id).exec(txn).await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+fn users_in_order(by_id: &HashMap<i64, UserView>, ids: &BTreeSet<i64>) -> Vec<UserView> {
     ids.iter().filter_map(|id| by_id.get(id).cloned()).collect()
 }
 
-/// The room detail payload (rooms.md §5.2), state as stored now.
+/// The room detail payload (rooms.md §5.2): membership and roles from `room` (the actor's
+/// state after the change), everything else from `row`. Member arrays are ordered by user id
+/// (DECISIONS 16).
 pub async fn detail<C: ConnectionTrait>(
     db: &C,
-    room: &room::Model,
+    row: &room::Model,
+    room: &Room,
 ) -> Result<RoomDetail, StoreError> {
-    let members = member_ids(db, room.id).await?;
-    let by_id: HashMap<i64, UserView> = users::find_many(db, &members)
+    let mut ids: Vec<i64> = room.members.iter().chain(&room.managers).copied().collect();
+    ids.extend(room.creator);
+    ids.sort_unstable();
+    ids.dedup();
+    let by_id: HashMap<i64, UserView> = users::find_many(db, &ids)
         .await?
         .iter()
         .map(|u| (u.id, user_view(u)))
         .collect();
-    Ok(RoomDetail::OneToOne(OneToOneDetail {
-        id: room.id,
-        participants: room_users(&by_id, &members),
-        property: PropertyView {
-            preferences: room.preferences.clone(),
-        },
-        created_at: Timestamp(room.created_at),
-        updated_at: Timestamp(room.updated_at),
-        r#type: RoomKind::OneToOneChat.as_str(),
-    }))
+    let members = users_in_order(&by_id, &room.members);
+    let managers = users_in_order(&by_id, &room.managers);
+    let property = PropertyView {
+        preferences: row.preferences.clone(),
+    };
+    let (created_at, updated_at) = (Timestamp(row.created_at), Timestamp(row.updated_at));
+    let creator = || user_or_placeholder(&by_id, room.creator.unwrap_or_default());
+    let name = row.name.clone().unwrap_or_default();
+    let cap = row.max_members.unwrap_or_default();
+    Ok(match room.kind {
+        RoomKind::OneToOneChat => RoomDetail::OneToOne(OneToOneDetail {
+            id: row.id,
+            participants: members,
+            property,
+            created_at,
+            updated_at,
+            r#type: room.kind.as_str(),
+        }),
+        RoomKind::GroupChat => RoomDetail::Group(GroupDetail {
+            id: row.id,
+            creator: creator(),
+            participants: members,
+            property,
+            admins: managers,
+            created_at,
+            updated_at,
+            name,
+            description: row.description.clone(),
+            max_participants: cap,
+            avatar: row.avatar.clone(),
+            join_approval_required: row.join_approval_required,
+            group_locked: row.group_locked,
+            r#type: room.kind.as_str(),
+        }),
+        RoomKind::Channel => RoomDetail::Channel(ChannelDetail {
+            id: row.id,
+            creator: creator(),
+            subscribers: members,
+            property,
+            moderators: managers,
+            created_at,
+            updated_at,
+            name,
+            description: row.description.clone(),
+            is_public: row.is_public,
+            avatar: row.avatar.clone(),
+            max_subscribers: cap,
+            r#type: room.kind.as_str(),
+        }),
+    })
 }
 
 /// Every room `user_id` is in, as list entries, most recently active first (DECISIONS 12).
+/// A list spans many rooms, so it reads the database rather than asking each room's actor.
 pub async fn list_for_user<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
@@ -218,20 +420,24 @@ pub async fn list_for_user<C: ConnectionTrait>(
         .filter(room::Column::Id.is_in(room_ids.iter().copied()))
         .all(db)
         .await?;
-    let memberships = room_member::Entity::find()
-        .filter(room_member::Column::RoomId.is_in(room_ids.iter().copied()))
-        .all(db)
-        .await?;
-    let mut members: HashMap<Uuid, Vec<i64>> = HashMap::new();
-    for m in &memberships {
-        members.entry(m.room_id).or_default().push(m.user_id);
-    }
-    let user_ids: Vec<i64> = memberships
+    // The other participant of each one-to-one chat.
+    let pairs: Vec<Uuid> = rooms
         .iter()
-        .map(|m| m.user_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
+        .filter(|r| r.pair_key.is_some())
+        .map(|r| r.id)
         .collect();
+    let peers: HashMap<Uuid, i64> = room_member::Entity::find()
+        .filter(room_member::Column::RoomId.is_in(pairs))
+        .filter(room_member::Column::UserId.ne(user_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.room_id, m.user_id))
+        .collect();
+    let mut user_ids: Vec<i64> = peers.values().copied().collect();
+    user_ids.extend(rooms.iter().filter_map(|r| r.creator_id));
+    user_ids.sort_unstable();
+    user_ids.dedup();
     let users: HashMap<i64, UserView> = users::find_many(db, &user_ids)
         .await?
         .iter()
@@ -244,33 +450,63 @@ pub async fn list_for_user<C: ConnectionTrait>(
         .map(|m| (m.id, m))
         .collect();
 
-    let mut entries: Vec<(chrono::DateTime<chrono::Utc>, RoomListEntry)> = Vec::new();
-    for room in rooms {
-        let last_message = room.last_message_id.and_then(|id| last.get(&id));
+    let mut entries = Vec::new();
+    for row in rooms {
+        let kind = kind_of(&row)?;
+        let last_message = row.last_message_id.and_then(|id| last.get(&id));
         let activity = last_message
             .map(|m| m.created_at.0)
-            .unwrap_or(room.created_at);
-        let peer_id = members
-            .get(&room.id)
-            .and_then(|ids| ids.iter().find(|id| **id != user_id).copied())
-            .unwrap_or(user_id);
-        let Some(peer) = users.get(&peer_id).cloned() else {
-            continue;
+            .unwrap_or(row.created_at);
+        let last_message = match last_message {
+            Some(m) => LastMessage::Message(Box::new(m.clone())),
+            None => LastMessage::placeholder(),
         };
-        entries.push((
-            activity,
-            RoomListEntry::OneToOne(OneToOneEntry {
-                id: room.id,
-                peer,
-                last_message: match last_message {
-                    Some(m) => LastMessage::Message(Box::new(m.clone())),
-                    None => LastMessage::placeholder(),
-                },
-                created_at: Timestamp(room.created_at),
-                updated_at: Timestamp(room.updated_at),
-                r#type: RoomKind::OneToOneChat.as_str(),
+        let (created_at, updated_at) = (Timestamp(row.created_at), Timestamp(row.updated_at));
+        let creator = || user_or_placeholder(&users, row.creator_id.unwrap_or_default());
+        let entry = match kind {
+            RoomKind::OneToOneChat => {
+                // A chat whose peer is gone (deleted meanwhile) is not listed.
+                let Some(peer) = peers.get(&row.id).and_then(|p| users.get(p)) else {
+                    continue;
+                };
+                RoomListEntry::OneToOne(OneToOneEntry {
+                    id: row.id,
+                    peer: peer.clone(),
+                    last_message,
+                    created_at,
+                    updated_at,
+                    r#type: kind.as_str(),
+                })
+            }
+            RoomKind::GroupChat => RoomListEntry::Group(GroupEntry {
+                id: row.id,
+                creator: creator(),
+                last_message,
+                created_at,
+                updated_at,
+                name: row.name.clone().unwrap_or_default(),
+                description: row.description.clone(),
+                max_participants: row.max_members.unwrap_or_default(),
+                avatar: row.avatar.clone(),
+                join_approval_required: row.join_approval_required,
+                group_locked: row.group_locked,
+                r#type: kind.as_str(),
             }),
-        ));
+            RoomKind::Channel => RoomListEntry::Channel(ChannelEntry {
+                id: row.id,
+                creator: creator(),
+                last_message,
+                created_at,
+                updated_at,
+                name: row.name.clone().unwrap_or_default(),
+                description: row.description.clone(),
+                is_public: row.is_public,
+                avatar: row.avatar.clone(),
+                max_subscribers: row.max_members.unwrap_or_default(),
+                r#type: kind.as_str(),
+            }),
+        };
+        entries.push((activity, entry));
     }
     entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     Ok(entries.into_iter().map(|(_, e)| e).collect())

@@ -6,6 +6,8 @@
 //! to run the same tests on PostgreSQL: each test gets its own database, dropped afterwards.
 #![allow(dead_code)]
 
+pub mod rooms;
+
 use std::time::Duration;
 
 use chatd::auth::{issue, NewToken};

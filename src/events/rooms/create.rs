@@ -1,11 +1,10 @@
-//! `room.create`: validate everything, create the room in one transaction, then tell every
-//! member through the new room's actor.
+//! `room.create`: validate everything (rooms.md §6.5, all checks before any write), create
+//! the room in one transaction, then tell every member through the new room's actor.
 
 use std::collections::BTreeSet;
 
-use uuid::Uuid;
-
 use sea_orm::TransactionTrait;
+use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::events::Caller;
@@ -14,6 +13,7 @@ use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame};
 use crate::rooms::messages::Fanout;
 use crate::rooms::room::RoomKind;
+use crate::store::rooms::NewRoom;
 use crate::store::{self, StoreError};
 
 const ONE_TO_ONE_SIZE: &str = "['A one to one chat can only have 2 participants']";
@@ -24,15 +24,20 @@ pub async fn create(
     caller: &Caller,
     req: RoomCreate,
 ) -> Result<Option<Frame>, ChatError> {
-    if req.kind != RoomKind::OneToOneChat {
-        // Groups and channels arrive with their roles, caps and permissions.
-        return Err(ChatError::rule("Invalid resource type"));
+    let me = caller.user.id;
+    let defaults = &app.settings.rooms;
+    let cap = match (req.kind, &req.profile) {
+        (RoomKind::OneToOneChat, _) | (_, None) => None,
+        (RoomKind::GroupChat, Some(p)) => Some(p.cap.unwrap_or(defaults.default_max_participants)),
+        (RoomKind::Channel, Some(p)) => Some(p.cap.unwrap_or(defaults.default_max_subscribers)),
+    };
+    // Step 6: a cap of 0 cannot even hold the creator (single brackets, as the reference).
+    if cap.is_some_and(|c| c < 1) {
+        return Err(ChatError::rule(req.kind.cap_exceeded()));
     }
-    if let Some(id) = req.id {
-        if store::rooms::find(&app.db, id).await?.is_some() {
-            return Err(ChatError::field("id", "room with this id already exists."));
-        }
-    }
+    // Step 7.
+    let preferences = req.preferences?;
+    // Step 8: the initial members. Unknown users are dropped; the requester is always in.
     let mut wanted = Vec::new();
     for member in &req.members {
         match member {
@@ -45,44 +50,68 @@ pub async fn create(
             MemberRef::Ignored => {}
         }
     }
-    // Unknown users are dropped and the requester is always in (rooms.md §6.3).
     let mut members: BTreeSet<i64> = store::users::find_many(&app.db, &wanted)
         .await?
         .into_iter()
         .map(|u| u.id)
         .collect();
-    members.insert(caller.user.id);
-    let pair: Vec<i64> = members.into_iter().collect();
-    let [a, b] = pair[..] else {
-        return Err(ChatError::rule(ONE_TO_ONE_SIZE));
-    };
-    if store::rooms::find_one_to_one(&app.db, a, b)
-        .await?
-        .is_some()
-    {
-        return Err(ChatError::rule(CHAT_EXISTS));
-    }
-    let id = req.id.unwrap_or_else(Uuid::new_v4);
-    let created = async {
-        let txn = app.db.begin().await?;
-        let room = store::rooms::create_one_to_one(&txn, id, [a, b], req.preferences).await?;
-        txn.commit().await?;
-        Ok::<_, StoreError>(room)
-    };
-    let room = match created.await {
-        Ok(room) => room,
-        // Lost a race: either the pair or the client-chosen id was taken meanwhile.
-        Err(StoreError::Constraint(_))
+    members.insert(me);
+    let pair = match req.kind {
+        RoomKind::OneToOneChat => {
+            let pair: Vec<i64> = members.iter().copied().collect();
+            let [a, b] = pair[..] else {
+                return Err(ChatError::rule(ONE_TO_ONE_SIZE));
+            };
             if store::rooms::find_one_to_one(&app.db, a, b)
                 .await?
-                .is_some() =>
-        {
-            return Err(ChatError::rule(CHAT_EXISTS));
+                .is_some()
+            {
+                return Err(ChatError::rule(CHAT_EXISTS));
+            }
+            Some((a, b))
+        }
+        kind => {
+            if cap.is_some_and(|c| members.len() as i128 > i128::from(c)) {
+                return Err(ChatError::rule(format!("['{}']", kind.cap_exceeded())));
+            }
+            None
+        }
+    };
+
+    let new = NewRoom {
+        id: req.id.unwrap_or_else(Uuid::new_v4),
+        kind: req.kind,
+        creator: me,
+        members,
+        profile: req.profile,
+        cap,
+        preferences,
+    };
+    let created = async {
+        let txn = app.db.begin().await?;
+        let (row, room) = store::rooms::create(&txn, new).await?;
+        let detail = store::rooms::detail(&txn, &row, &room).await?;
+        txn.commit().await?;
+        Ok::<_, StoreError>((row.id, detail))
+    };
+    let (id, detail) = match created.await {
+        Ok(created) => created,
+        // Lost a race for the pair: the other creation won. Otherwise the client-chosen id
+        // was taken: 4005 (DECISIONS 15).
+        Err(StoreError::Constraint(_)) if pair.is_some() => {
+            let (a, b) = pair.unwrap_or_default();
+            if store::rooms::find_one_to_one(&app.db, a, b)
+                .await?
+                .is_some()
+            {
+                return Err(ChatError::rule(CHAT_EXISTS));
+            }
+            return Err(ChatError::Integrity);
         }
         Err(e) => return Err(e.into()),
     };
-    let detail = store::rooms::detail(&app.db, &room).await?;
+    // The new room's actor starts from what was just committed and tells every member.
     let frame = routed(event::ROOM_CREATE, &detail);
-    app.rooms.call(room.id, Fanout { frame }).await?;
+    app.rooms.call(id, Fanout { frame }).await?;
     Ok(None)
 }

@@ -1,4 +1,5 @@
-//! `room.info`: the room detail, to all of the caller's connections (members only).
+//! `room.info`: the room detail, to all of the caller's connections (members only). The
+//! membership comes from the room's actor, which owns it.
 
 use uuid::Uuid;
 
@@ -6,7 +7,7 @@ use crate::app::AppState;
 use crate::events::Caller;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame};
-use crate::rooms::messages::Authorize;
+use crate::rooms::messages::Snapshot;
 use crate::rooms::room::Action;
 use crate::store;
 
@@ -15,19 +16,12 @@ pub async fn info(
     caller: &Caller,
     room_id: Uuid,
 ) -> Result<Option<Frame>, ChatError> {
-    app.rooms
-        .call(
-            room_id,
-            Authorize {
-                user_id: caller.user.id,
-                action: Action::View,
-            },
-        )
-        .await??;
-    let room = store::rooms::find(&app.db, room_id)
+    let room = app.rooms.call(room_id, Snapshot).await??;
+    room.authorize(caller.user.id, Action::View)?;
+    let row = store::rooms::find(&app.db, room_id)
         .await?
         .ok_or(ChatError::NotFound)?;
-    let detail = store::rooms::detail(&app.db, &room).await?;
+    let detail = store::rooms::detail(&app.db, &row, &room).await?;
     app.delivery
         .to_user(caller.user.id, &routed(event::ROOM_INFO, &detail));
     Ok(None)

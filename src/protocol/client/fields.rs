@@ -63,6 +63,18 @@ impl FieldErrors {
         );
     }
 
+    /// Several texts for one field (e.g. an avatar both too long and not a URL).
+    pub fn add_all(&mut self, field: &str, texts: Vec<String>) {
+        self.0.insert(
+            field.to_string(),
+            Value::Array(texts.into_iter().map(Value::String).collect()),
+        );
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn into_result(self) -> Result<(), ChatError> {
         if self.0.is_empty() {
             Ok(())

@@ -16,7 +16,7 @@ use super::errors::ChatError;
 
 pub use fields::{coerce_bool, truthy, FieldErrors};
 pub use messages::{parse_send_body, MediaItem, MessageSend, SendBody, SendTarget};
-pub use rooms::{MemberRef, RoomCreate};
+pub use rooms::{python_repr, MemberRef, Profile, RoomCreate};
 
 /// The client events this server implements. The reference's other event names answer
 /// `{"error": "invalid event type"}` until they are implemented (docs/protocol-notes.md).

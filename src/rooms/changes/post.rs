@@ -1,0 +1,60 @@
+//! `message.send`, the room's side: may the sender post (against the state now), then the
+//! message, its attachments and its notification for every other member in one transaction.
+
+use sea_orm::DatabaseTransaction;
+
+use super::{After, Dispatch, Outcome, Write, WriteError};
+use crate::protocol::errors::ChatError;
+use crate::protocol::server::{event, routed, MessageView};
+use crate::protocol::Timestamp;
+use crate::rooms::messages::Post;
+use crate::rooms::room::{Action, Room};
+use crate::store;
+
+impl Write for Post {
+    type Answer = MessageView;
+
+    async fn write(
+        &self,
+        txn: &DatabaseTransaction,
+        room: &Room,
+    ) -> Result<Outcome<MessageView>, WriteError> {
+        let sender = self.message.sender_id;
+        room.authorize(sender, Action::Post)?;
+        // Everyone but the sender is owed a notification (messages.md §14.2).
+        let recipients: Vec<i64> = room
+            .members
+            .iter()
+            .copied()
+            .filter(|u| *u != sender)
+            .collect();
+        let message = self.message.clone();
+        let plain = message.parent_message_id.is_none()
+            && message.forwarded_from_id.is_none()
+            && message.media.is_empty();
+        let stored = store::messages::create(txn, message, &recipients).await?;
+        let view = if plain {
+            // Nothing to look up: a new plain message has no receipts, reactions or
+            // deliveries yet.
+            MessageView::fresh(
+                stored.id,
+                room.id,
+                self.sender.clone(),
+                stored.content,
+                Timestamp(stored.created_at),
+                stored.is_forwarded,
+            )
+        } else {
+            store::render::message_views(txn, &[stored.id])
+                .await?
+                .pop()
+                .ok_or_else(|| ChatError::internal("message.send", "stored message not found"))?
+        };
+        let frame = routed(event::MESSAGE, &view);
+        Ok(Outcome {
+            after: After::Unchanged,
+            dispatches: vec![Dispatch::to_members(frame)],
+            answer: view,
+        })
+    }
+}
