@@ -46,5 +46,10 @@ pub async fn handle(
         ClientEvent::MessageAcknowledged { message_ids } => {
             messages::acknowledged(&app, &caller, &message_ids).await
         }
+        ClientEvent::MessageModify(req) => messages::modify(&app, &caller, req).await,
+        ClientEvent::MessageReact(req) => messages::react(&app, &caller, req).await,
+        ClientEvent::MessageRead(req) => messages::read(&app, &caller, req).await,
+        ClientEvent::MessageTyping(target) => messages::typing(&app, &caller, target).await,
+        ClientEvent::RoomMessages(req) => messages::room_messages(&app, &caller, req).await,
     }
 }

@@ -61,6 +61,11 @@ pub mod event {
     pub const MESSAGE: &str = "message.dispatch";
     pub const MESSAGE_DELIVERED: &str = "messagedelivered.dispatch";
     pub const NOTIFICATIONS: &str = "chat.notifications";
+    pub const MESSAGE_MODIFICATION: &str = "messagemodification.dispatch";
+    pub const REACTION: &str = "reaction.dispatch";
+    pub const READ_RECEIPT: &str = "readreceipt.dispatch";
+    pub const TYPING: &str = "messagetyping.dispatch";
+    pub const ROOM_MESSAGES: &str = "roommessages.dispatch";
 }
 
 /// A user as every payload shows one; all five keys are always present.
@@ -339,6 +344,115 @@ pub struct NotificationView {
     pub id: Uuid,
     pub message: MessageView,
     pub notification_type: String,
+}
+
+/// `messagemodification.dispatch` of an edit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageEdited {
+    pub status: &'static str,
+    pub action: &'static str,
+    pub message: MessageView,
+}
+
+impl MessageEdited {
+    pub fn new(message: MessageView) -> Self {
+        MessageEdited {
+            status: SUCCESSFUL,
+            action: "update",
+            message,
+        }
+    }
+}
+
+/// `messagemodification.dispatch` of a delete: the ids exactly as the client sent them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessagesDeleted {
+    pub status: &'static str,
+    pub action: &'static str,
+    pub message_ids: Vec<Value>,
+}
+
+impl MessagesDeleted {
+    pub fn new(message_ids: Vec<Value>) -> Self {
+        MessagesDeleted {
+            status: SUCCESSFUL,
+            action: "delete",
+            message_ids,
+        }
+    }
+}
+
+const SUCCESSFUL: &str = "successful";
+
+/// `reaction.dispatch` of an add: `type`, before the message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReactionAdded {
+    pub status: &'static str,
+    pub r#type: &'static str,
+    pub message: MessageView,
+}
+
+impl ReactionAdded {
+    pub fn new(message: MessageView) -> Self {
+        ReactionAdded {
+            status: SUCCESSFUL,
+            r#type: "add",
+            message,
+        }
+    }
+}
+
+/// `reaction.dispatch` of a removal: `action` (not `type`), after the message; `failed` when
+/// there was nothing to remove (messages.md §9.4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReactionRemoved {
+    pub status: &'static str,
+    pub message: MessageView,
+    pub action: &'static str,
+}
+
+impl ReactionRemoved {
+    pub fn new(removed: bool, message: MessageView) -> Self {
+        ReactionRemoved {
+            status: if removed { SUCCESSFUL } else { "failed" },
+            message,
+            action: "remove",
+        }
+    }
+}
+
+/// `messagetyping.dispatch`: the reference's `username` plus the room (DECISIONS 23).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypingView {
+    pub username: String,
+    pub room_id: Uuid,
+}
+
+/// `roommessages.dispatch`: the pagination keys (only when the client paginated), then the
+/// nested `data` (messages.md §13.5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomMessagesView {
+    #[serde(flatten)]
+    pub page: Option<PageView>,
+    pub data: RoomMessagesData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageView {
+    pub has_next: bool,
+    pub has_previous: bool,
+    pub next_page_number: Option<i64>,
+    pub prev_page_number: Option<i64>,
+    /// The page the client asked for, even when a different one was served (§13.4 rule 4).
+    pub page: i64,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomMessagesData {
+    pub room_id: Uuid,
+    /// Newest first.
+    pub messages: Vec<MessageView>,
 }
 
 #[cfg(test)]

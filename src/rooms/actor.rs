@@ -16,9 +16,9 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 use super::changes::{After, Audience, Dispatch, Outcome, Write, WriteError};
-use super::messages::{Authorize, Fanout, Post, Snapshot};
+use super::messages::{Authorize, Fanout, Lend, Post, Snapshot, Typing};
 use super::registry::Registration;
-use super::room::Room;
+use super::room::{Action, Room};
 use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::MessageView;
@@ -225,5 +225,50 @@ impl Handler<Post> for RoomActor {
 
     fn handle(&mut self, msg: Post, _ctx: &mut Self::Context) -> Self::Result {
         self.run(msg)
+    }
+}
+
+impl Handler<Lend> for RoomActor {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: Lend, _ctx: &mut Self::Context) -> Self::Result {
+        let terms = msg.terms.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let lent = terms.and_then(|terms| {
+            let room = self.room().cloned();
+            let granted = room.is_ok();
+            // A borrower that has stopped waiting takes nothing; nor does a refused one.
+            (terms.grant.send(room).is_ok() && granted).then_some(terms.give_back)
+        });
+        AtomicResponse::new(Box::pin(
+            async move {
+                match lent {
+                    Some(give_back) => give_back.await.unwrap_or_default(),
+                    None => Vec::new(),
+                }
+            }
+            .into_actor(self)
+            .map(|frames, act, _ctx| {
+                for frame in frames {
+                    act.deliver(Dispatch {
+                        to: Audience::Members,
+                        frame,
+                    });
+                }
+            }),
+        ))
+    }
+}
+
+impl Handler<Typing> for RoomActor {
+    type Result = Result<(), ChatError>;
+
+    fn handle(&mut self, msg: Typing, _ctx: &mut Self::Context) -> Self::Result {
+        let room = self.room()?;
+        room.authorize(msg.user_id, Action::Post)?;
+        self.delivery.to_users(
+            &mut room.members.iter().copied().filter(|u| *u != msg.user_id),
+            &msg.frame,
+        );
+        Ok(())
     }
 }

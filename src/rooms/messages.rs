@@ -41,3 +41,29 @@ pub struct Post {
     pub message: NewMessage,
     pub sender: UserView,
 }
+
+/// Lend the room to one borrower ([`super::lease`]): hand out the `Room` as it is now, then
+/// handle nothing else until the borrower gives it back with the frames to fan out (or drops
+/// the lease). The terms are shared so the registry can resend the message to a replacement
+/// actor; whichever actor takes them first lends the room.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Lend {
+    pub terms: std::sync::Arc<std::sync::Mutex<Option<LendTerms>>>,
+}
+
+pub struct LendTerms {
+    /// The room now, or why it cannot be lent (`NotFound` once deleted).
+    pub grant: tokio::sync::oneshot::Sender<Result<Room, ChatError>>,
+    /// What to fan out when the borrower is done; a dropped sender means nothing.
+    pub give_back: tokio::sync::oneshot::Receiver<Vec<Frame>>,
+}
+
+/// `message.typing`: if `user_id` may post here, send `frame` to the connections of every
+/// member except the typist (none of the typist's devices, DECISIONS 23).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Typing {
+    pub user_id: i64,
+    pub frame: Frame,
+}

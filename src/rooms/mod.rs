@@ -4,6 +4,7 @@
 
 pub mod actor;
 mod changes;
+pub mod lease;
 pub mod messages;
 pub mod registry;
 pub mod room;

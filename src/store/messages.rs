@@ -1,12 +1,23 @@
-//! Messages: creation (with attachments and notifications, atomically) and delivery.
+//! Messages through their life: creation (with attachments and notifications, atomically),
+//! edits, soft and hard deletion, reactions, read receipts, deliveries, and the history walk.
+//! Every write takes the caller's transaction.
 
-use entity::{attachment, message, message_delivery, notification, notification_recipient, room};
+use entity::{
+    attachment, message, message_delivery, notification, notification_recipient, reaction,
+    read_receipt, room,
+};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set,
+};
 use uuid::Uuid;
 
+use super::notifications::{self, NotificationKind};
+use super::render::render;
 use super::{now, StoreError};
 use crate::protocol::client::MediaItem;
+use crate::protocol::server::MessageView;
 use crate::sanitize::SafeHtml;
 
 pub async fn find_many<C: ConnectionTrait>(
@@ -31,8 +42,8 @@ pub struct NewMessage {
     pub forwarded_from_id: Option<Uuid>,
     pub is_forwarded: bool,
     pub media: Vec<MediaItem>,
-    /// `NEW_MESSAGE` or `REPLY`; `None` when notifications are off.
-    pub notification_type: Option<&'static str>,
+    /// `NewMessage` or `Reply`; `None` when notifications are off.
+    pub notification_type: Option<NotificationKind>,
 }
 
 /// Stores a message, its attachments, the room's `last_message` and a notification for
@@ -86,26 +97,8 @@ pub async fn create<C: ConnectionTrait>(
         .exec(txn)
         .await?;
 
-    // A notification nobody will ever see is not worth a row (messages.md §14.2).
-    if let Some(kind) = new.notification_type.filter(|_| !recipients.is_empty()) {
-        let notification_id = Uuid::new_v4();
-        notification::ActiveModel {
-            id: Set(notification_id),
-            message_id: Set(id),
-            notification_type: Set(kind.to_string()),
-            created_at: Set(at),
-        }
-        .insert(txn)
-        .await?;
-        notification_recipient::Entity::insert_many(recipients.iter().map(|u| {
-            notification_recipient::ActiveModel {
-                notification_id: Set(notification_id),
-                user_id: Set(*u),
-                ..Default::default()
-            }
-        }))
-        .exec(txn)
-        .await?;
+    if let Some(kind) = new.notification_type {
+        notifications::create(txn, id, kind, recipients, at).await?;
     }
     Ok(stored)
 }
@@ -159,4 +152,218 @@ pub async fn acknowledge<C: ConnectionTrait>(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+/// An edit: new content, `is_edited`, `updated_at` now (messages.md §8.4 step 6). Receipts,
+/// reactions, deliveries and notifications are left as they are.
+pub async fn edit<C: ConnectionTrait>(
+    txn: &C,
+    message_id: Uuid,
+    content: SafeHtml,
+) -> Result<(), StoreError> {
+    message::Entity::update_many()
+        .col_expr(message::Column::Content, Expr::value(content.into_string()))
+        .col_expr(message::Column::IsEdited, Expr::value(true))
+        .col_expr(message::Column::UpdatedAt, Expr::value(now()))
+        .filter(message::Column::Id.eq(message_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// How `message.modify` deletes (`messages.soft_delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Rows go, with everything below them; replies and forwards lose their source.
+    Hard,
+    /// `is_deleted` is set (`updated_at` untouched); the message renders empty wherever it is
+    /// still shown (DECISIONS 25) and is gone from every message event.
+    Soft,
+}
+
+/// Deletes messages of `room_id` and every notification about them (§8.3). A hard delete
+/// that takes the room's last message moves `last_message` back to the newest message left;
+/// a soft delete leaves it pointing at the (now empty) message, as the reference does.
+pub async fn delete<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    message_ids: &[Uuid],
+    how: Deletion,
+) -> Result<(), StoreError> {
+    notifications::delete_for_messages(txn, message_ids).await?;
+    match how {
+        Deletion::Soft => {
+            message::Entity::update_many()
+                .col_expr(message::Column::IsDeleted, Expr::value(true))
+                .filter(message::Column::Id.is_in(message_ids.iter().copied()))
+                .exec(txn)
+                .await?;
+        }
+        Deletion::Hard => {
+            message::Entity::delete_many()
+                .filter(message::Column::Id.is_in(message_ids.iter().copied()))
+                .exec(txn)
+                .await?;
+            // The foreign key has nulled `last_message_id` if it pointed at one of them.
+            let newest = history(room_id, Newest::First).limit(1).into_query();
+            room::Entity::update_many()
+                .col_expr(room::Column::LastMessageId, newest.into())
+                .filter(room::Column::Id.eq(room_id))
+                .filter(room::Column::LastMessageId.is_null())
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// What adding a reaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reacted {
+    Added,
+    /// The user's reaction with other content was replaced (new id, new time).
+    Replaced,
+    /// The user already had exactly this reaction: nothing changed (DECISIONS 24).
+    Unchanged,
+}
+
+/// The user's one reaction to a message becomes `content` (messages.md §9.3).
+pub async fn react<C: ConnectionTrait>(
+    txn: &C,
+    message_id: Uuid,
+    user_id: i64,
+    content: &str,
+) -> Result<Reacted, StoreError> {
+    let existing = reaction::Entity::find()
+        .filter(reaction::Column::MessageId.eq(message_id))
+        .filter(reaction::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?;
+    let outcome = match existing {
+        Some(r) if r.reaction_content == content => return Ok(Reacted::Unchanged),
+        Some(r) => {
+            reaction::Entity::delete_by_id(r.id).exec(txn).await?;
+            Reacted::Replaced
+        }
+        None => Reacted::Added,
+    };
+    reaction::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        message_id: Set(message_id),
+        user_id: Set(user_id),
+        reaction_content: Set(content.to_string()),
+        created_at: Set(now()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(outcome)
+}
+
+/// Removes the user's reaction to a message, whatever it is; whether there was one.
+pub async fn unreact<C: ConnectionTrait>(
+    txn: &C,
+    message_id: Uuid,
+    user_id: i64,
+) -> Result<bool, StoreError> {
+    let deleted = reaction::Entity::delete_many()
+        .filter(reaction::Column::MessageId.eq(message_id))
+        .filter(reaction::Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+/// One read receipt per message, all or none: a message the user has already read refuses
+/// the whole batch with the unique constraint (4005, as the reference).
+pub async fn mark_read<C: ConnectionTrait>(
+    txn: &C,
+    reader_id: i64,
+    message_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    read_receipt::Entity::insert_many(message_ids.iter().map(|m| read_receipt::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        message_id: Set(*m),
+        reader_id: Set(reader_id),
+        read_at: Set(at),
+    }))
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Which end of a room's history comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Newest {
+    First,
+    Last,
+}
+
+/// The ids of a room's live (not soft-deleted) messages in history order — newest first,
+/// ties broken by id — or the reverse. It walks the index
+/// `idx_messages_room_id_is_deleted_created_at_id` in one direction or the other and stops
+/// after its LIMIT, so a page costs the same in a room of ten messages or of millions (only
+/// the OFFSET is walked, never the rest of the room).
+pub fn history(room_id: Uuid, newest: Newest) -> Select<message::Entity> {
+    let select = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::RoomId.eq(room_id))
+        .filter(message::Column::IsDeleted.eq(false));
+    match newest {
+        Newest::First => select
+            .order_by_desc(message::Column::CreatedAt)
+            .order_by_desc(message::Column::Id),
+        Newest::Last => select
+            .order_by_asc(message::Column::CreatedAt)
+            .order_by_asc(message::Column::Id),
+    }
+}
+
+/// Up to `limit` (all when `None`) messages of the room's [`history`] after skipping
+/// `offset`, rendered in that order, and whether more follow. Seven queries whatever the
+/// limit: the ids (one more than asked, to see whether more follow) and the render of the
+/// same slice. Run it in a snapshot ([`super::read_snapshot`]) so both see the same slice.
+pub async fn history_page<C: ConnectionTrait>(
+    db: &C,
+    room_id: Uuid,
+    newest: Newest,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<(Vec<MessageView>, bool), StoreError> {
+    // SQLite accepts OFFSET only after a LIMIT; both are bound as signed 64-bit numbers.
+    let slice = |limit: Option<u64>| {
+        let select = history(room_id, newest);
+        match (limit, offset) {
+            (None, 0) => select,
+            (limit, offset) => select
+                .limit(limit.unwrap_or(i64::MAX as u64).min(i64::MAX as u64))
+                .offset(offset),
+        }
+    };
+    let mut ids: Vec<Uuid> = slice(limit.map(|l| l.saturating_add(1)))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let more = limit.is_some_and(|l| ids.len() as u64 > l);
+    if let Some(limit) = limit {
+        ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    if ids.is_empty() {
+        return Ok((Vec::new(), more));
+    }
+    let views = render(db, slice(limit).into_query(), &ids).await?;
+    Ok((views, more))
+}
+
+/// How many live messages the room has (an index-only count).
+pub async fn count_live<C: ConnectionTrait>(db: &C, room_id: Uuid) -> Result<u64, StoreError> {
+    Ok(message::Entity::find()
+        .filter(message::Column::RoomId.eq(room_id))
+        .filter(message::Column::IsDeleted.eq(false))
+        .count(db)
+        .await?)
 }

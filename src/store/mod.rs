@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    AccessMode, ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    DbErr, IsolationLevel, SqlErr, TransactionTrait,
+};
 
 use crate::config::DatabaseSettings;
 use crate::protocol::errors::ChatError;
@@ -72,6 +75,22 @@ fn is_check_violation(err: &DbErr) -> bool {
     text.contains("CHECK constraint failed")
         || text.contains("23514")
         || text.contains("violates check constraint")
+}
+
+/// A read-only transaction whose queries all see one snapshot of the database (repeatable
+/// read on PostgreSQL; any SQLite transaction reads one snapshot), for a read made of several
+/// queries that must agree, such as a page of history.
+pub async fn read_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    Ok(match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => db.begin().await?,
+    })
 }
 
 /// Timestamps are kept at microsecond precision so that what is stored, compared and rendered

@@ -1,15 +1,87 @@
-//! Pending notifications, as replayed to a user when they connect.
+//! Pending notifications: written with the event they are about, removed when acknowledged or
+//! when their message is deleted, replayed to a user when they connect. The write functions
+//! take the caller's transaction, so any event (or a future notification owner) can call them.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use entity::{notification, notification_recipient, room};
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use uuid::Uuid;
 
-use super::render::message_views;
+use super::render::render;
 use super::StoreError;
 use crate::protocol::server::NotificationView;
+
+/// What a notification is about (messages.md §14.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    NewMessage,
+    Reply,
+    Reaction,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::NewMessage => "NEW_MESSAGE",
+            NotificationKind::Reply => "REPLY",
+            NotificationKind::Reaction => "REACTION",
+        }
+    }
+}
+
+/// Records that `recipients` are owed a notification of `kind` about `message_id`. Nobody to
+/// tell, no row (a notification without recipients is never seen, §14.2).
+pub async fn create<C: ConnectionTrait>(
+    txn: &C,
+    message_id: Uuid,
+    kind: NotificationKind,
+    recipients: &[i64],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let id = Uuid::new_v4();
+    notification::ActiveModel {
+        id: Set(id),
+        message_id: Set(message_id),
+        notification_type: Set(kind.as_str().to_string()),
+        created_at: Set(at),
+    }
+    .insert(txn)
+    .await?;
+    notification_recipient::Entity::insert_many(recipients.iter().map(|u| {
+        notification_recipient::ActiveModel {
+            notification_id: Set(id),
+            user_id: Set(*u),
+            ..Default::default()
+        }
+    }))
+    .exec(txn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes every notification about these messages, whoever is still owed it (a deleted
+/// message, soft or hard, is nobody's news any more: §14.3).
+pub async fn delete_for_messages<C: ConnectionTrait>(
+    txn: &C,
+    message_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    notification::Entity::delete_many()
+        .filter(notification::Column::MessageId.is_in(message_ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
 
 /// Every notification `user_id` is still owed, grouped by room: rooms newest first, items
 /// oldest first (messages.md §14.4).
@@ -23,7 +95,7 @@ pub async fn pending_for<C: ConnectionTrait>(
         .and_where(notification_recipient::Column::UserId.eq(user_id))
         .to_owned();
     let pending = notification::Entity::find()
-        .filter(notification::Column::Id.in_subquery(owed))
+        .filter(notification::Column::Id.in_subquery(owed.clone()))
         .order_by_asc(notification::Column::CreatedAt)
         .order_by_asc(notification::Column::Id)
         .all(db)
@@ -33,7 +105,14 @@ pub async fn pending_for<C: ConnectionTrait>(
     }
     let mut message_ids: Vec<Uuid> = pending.iter().map(|n| n.message_id).collect();
     message_ids.dedup();
-    let views: HashMap<Uuid, _> = message_views(db, &message_ids)
+    // The messages are selected by the same subquery, not bound as a list: a user can be owed
+    // any number of them.
+    let their_messages = Query::select()
+        .column(notification::Column::MessageId)
+        .from(notification::Entity)
+        .and_where(notification::Column::Id.in_subquery(owed))
+        .to_owned();
+    let views: HashMap<Uuid, _> = render(db, their_messages, &message_ids)
         .await?
         .into_iter()
         .map(|v| (v.id, v))

@@ -1,12 +1,19 @@
-//! Builds the wire views of stored rows, loading what a view needs in a few batched queries.
+//! Builds the wire views of stored messages, loading what a view needs in a fixed number of
+//! batched queries (see [`render`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use entity::{attachment, message, message_delivery, reaction, read_receipt, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, JoinType, Query, SelectStatement, UnionType,
+    WithClause,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Select,
+};
 use uuid::Uuid;
 
-use super::{users, StoreError};
+use super::StoreError;
 use crate::protocol::server::{
     AttachmentView, MessageView, ReactionView, ReadReceiptView, RoomRef, UserView,
 };
@@ -39,68 +46,113 @@ pub async fn message_views<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
 ) -> Result<Vec<MessageView>, StoreError> {
-    // Load the messages and every message they quote, level by level.
-    let mut rows: HashMap<Uuid, message::Model> = HashMap::new();
-    let mut wanted: Vec<Uuid> = ids.to_vec();
-    while !wanted.is_empty() {
-        let found = message::Entity::find()
-            .filter(message::Column::Id.is_in(wanted.iter().copied()))
-            .all(db)
-            .await?;
-        wanted.clear();
-        for m in &found {
-            for quoted in [m.parent_message_id, m.forwarded_from_id]
-                .into_iter()
-                .flatten()
-            {
-                if !rows.contains_key(&quoted) && !wanted.contains(&quoted) {
-                    wanted.push(quoted);
-                }
-            }
-        }
-        for m in found {
-            rows.insert(m.id, m);
-        }
-        wanted.retain(|id| !rows.contains_key(id));
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
+    let seed = Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::Id.is_in(ids.iter().copied()))
+        .to_owned();
+    render(db, seed, ids).await
+}
+
+/// Name of the recursive query holding the ids of every message a render needs.
+const RENDERED: &str = "rendered";
+
+/// Renders the messages `seed` selects (a query of one column of message ids), returned in
+/// the order of `order` (ids `seed` did not select are skipped).
+///
+/// Six queries, whatever the number of messages and however deeply they quote each other: the
+/// messages with everything they quote (one recursive query), their receipts, reactions,
+/// attachments and deliveries, and the users all of those name. The set is given as SQL, so
+/// no id list is bound and a page of any size costs the same number of queries; each query
+/// evaluates the set again, so a caller rendering a set that can move (a page of history) runs
+/// them in one snapshot.
+pub async fn render<C: ConnectionTrait>(
+    db: &C,
+    seed: SelectStatement,
+    order: &[Uuid],
+) -> Result<Vec<MessageView>, StoreError> {
+    let with = rendered_set(seed);
+
+    let rows: HashMap<Uuid, message::Model> = over(
+        message::Entity::find().filter(message::Column::Id.in_subquery(in_rendered())),
+        &with,
+    )
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|m| (m.id, m))
+    .collect();
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let all_ids: Vec<Uuid> = rows.keys().copied().collect();
+    let receipts = over(
+        read_receipt::Entity::find()
+            .filter(read_receipt::Column::MessageId.in_subquery(in_rendered()))
+            .order_by_asc(read_receipt::Column::ReadAt)
+            .order_by_asc(read_receipt::Column::Id),
+        &with,
+    )
+    .all(db)
+    .await?;
+    let reactions = over(
+        reaction::Entity::find()
+            .filter(reaction::Column::MessageId.in_subquery(in_rendered()))
+            .order_by_asc(reaction::Column::CreatedAt)
+            .order_by_asc(reaction::Column::Id),
+        &with,
+    )
+    .all(db)
+    .await?;
+    let attachments = over(
+        attachment::Entity::find()
+            .filter(attachment::Column::MessageId.in_subquery(in_rendered()))
+            .order_by_asc(attachment::Column::Position),
+        &with,
+    )
+    .all(db)
+    .await?;
+    let deliveries = over(
+        message_delivery::Entity::find()
+            .filter(message_delivery::Column::MessageId.in_subquery(in_rendered()))
+            .order_by_asc(message_delivery::Column::Id),
+        &with,
+    )
+    .all(db)
+    .await?;
 
-    let receipts = read_receipt::Entity::find()
-        .filter(read_receipt::Column::MessageId.is_in(all_ids.iter().copied()))
-        .order_by_asc(read_receipt::Column::ReadAt)
-        .order_by_asc(read_receipt::Column::Id)
-        .all(db)
-        .await?;
-    let reactions = reaction::Entity::find()
-        .filter(reaction::Column::MessageId.is_in(all_ids.iter().copied()))
-        .order_by_asc(reaction::Column::CreatedAt)
-        .order_by_asc(reaction::Column::Id)
-        .all(db)
-        .await?;
-    let attachments = attachment::Entity::find()
-        .filter(attachment::Column::MessageId.is_in(all_ids.iter().copied()))
-        .order_by_asc(attachment::Column::Position)
-        .all(db)
-        .await?;
-    let deliveries = message_delivery::Entity::find()
-        .filter(message_delivery::Column::MessageId.is_in(all_ids.iter().copied()))
-        .order_by_asc(message_delivery::Column::Id)
-        .all(db)
-        .await?;
-
-    let mut user_ids: HashSet<i64> = rows.values().map(|m| m.sender_id).collect();
-    user_ids.extend(receipts.iter().map(|r| r.reader_id));
-    user_ids.extend(reactions.iter().map(|r| r.user_id));
-    user_ids.extend(deliveries.iter().map(|d| d.user_id));
-    let user_ids: Vec<i64> = user_ids.into_iter().collect();
-    let users: HashMap<i64, UserView> = users::find_many(db, &user_ids)
-        .await?
-        .iter()
-        .map(|u| (u.id, user_view(u)))
-        .collect();
+    // Everyone the set names: senders, readers, reactors, acknowledgers.
+    let mut people = named(message::Column::SenderId, message::Column::Id);
+    people
+        .union(
+            UnionType::Distinct,
+            named(
+                read_receipt::Column::ReaderId,
+                read_receipt::Column::MessageId,
+            ),
+        )
+        .union(
+            UnionType::Distinct,
+            named(reaction::Column::UserId, reaction::Column::MessageId),
+        )
+        .union(
+            UnionType::Distinct,
+            named(
+                message_delivery::Column::UserId,
+                message_delivery::Column::MessageId,
+            ),
+        );
+    let users: HashMap<i64, UserView> = over(
+        user::Entity::find().filter(user::Column::Id.in_subquery(people)),
+        &with,
+    )
+    .all(db)
+    .await?
+    .iter()
+    .map(|u| (u.id, user_view(u)))
+    .collect();
 
     let mut parts: HashMap<Uuid, Parts> = HashMap::new();
     for r in receipts {
@@ -155,10 +207,77 @@ pub async fn message_views<C: ConnectionTrait>(
         users: &users,
     };
     let mut memo = HashMap::new();
-    Ok(ids
+    Ok(order
         .iter()
         .filter_map(|id| builder.build(*id, &mut memo))
         .collect())
+}
+
+/// The users in `user_col` of the rows whose `message_col` is in the rendered set.
+fn named<C: ColumnTrait>(user_col: C, message_col: C) -> SelectStatement {
+    Query::select()
+        .column(user_col)
+        .from(user_col.entity_name())
+        .and_where(Expr::col(message_col).in_subquery(in_rendered()))
+        .to_owned()
+}
+
+/// `SELECT id FROM rendered`.
+fn in_rendered() -> SelectStatement {
+    Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new(RENDERED))
+        .to_owned()
+}
+
+/// `select`, evaluated with the rendered set defined.
+fn over<E: EntityTrait>(mut select: Select<E>, with: &WithClause) -> Select<E> {
+    QueryTrait::query(&mut select).with_cte(with.clone());
+    select
+}
+
+/// `WITH RECURSIVE rendered(id)`: the seed's messages and, transitively, every message they
+/// reply to or forward. Quotes only ever point at older messages, so the recursion ends; the
+/// `UNION` (not `UNION ALL`) would end it on a cycle too.
+fn rendered_set(seed: SelectStatement) -> WithClause {
+    let (m, q, r) = (Alias::new("m"), Alias::new("q"), Alias::new("r"));
+    // The seed goes inside `IN (…)`: a seed with its own ORDER BY/LIMIT (a page) cannot be
+    // the first arm of a UNION directly.
+    let mut set = Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::Id.in_subquery(seed))
+        .to_owned();
+    let quoted = Query::select()
+        .column((q.clone(), message::Column::Id))
+        .from_as(Alias::new(RENDERED), r.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            message::Entity,
+            m.clone(),
+            Expr::col((m.clone(), message::Column::Id)).equals((r, Alias::new("id"))),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            message::Entity,
+            q.clone(),
+            Expr::col((q.clone(), message::Column::Id))
+                .equals((m.clone(), message::Column::ParentMessageId))
+                .or(Expr::col((q, message::Column::Id))
+                    .equals((m, message::Column::ForwardedFromId))),
+        )
+        .to_owned();
+    set.union(UnionType::Distinct, quoted);
+    WithClause::new()
+        .recursive(true)
+        .cte(
+            CommonTableExpression::new()
+                .query(set)
+                .column(Alias::new("id"))
+                .table_name(Alias::new(RENDERED))
+                .to_owned(),
+        )
+        .to_owned()
 }
 
 #[derive(Default)]

@@ -6,6 +6,7 @@
 //! to run the same tests on PostgreSQL: each test gets its own database, dropped afterwards.
 #![allow(dead_code)]
 
+pub mod messages;
 pub mod rooms;
 
 use std::time::Duration;

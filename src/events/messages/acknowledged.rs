@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
+use super::gate::{check_in_order, live_messages, message_rights};
 use crate::app::AppState;
 use crate::events::Caller;
-use crate::protocol::errors::{denied, ChatError};
+use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame, MessageView};
 use crate::store::{self, StoreError};
 
@@ -21,24 +22,20 @@ pub async fn acknowledged(
     if message_ids.is_empty() {
         return Ok(None);
     }
-    // The gate, id by id in request order: exists and not deleted, then readable.
-    let found: HashMap<Uuid, _> = store::messages::find_many(&app.db, message_ids)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
+    // The gate, id by id in request order: a live message, in a room whose actor says the
+    // caller may use its messages.
+    let found = live_messages(&app.db, message_ids).await?;
+    let rooms: Vec<Uuid> = message_ids
+        .iter()
+        .filter_map(|id| found.get(id).map(|m| m.room_id))
         .collect();
-    let room_ids: Vec<Uuid> = found.values().map(|m| m.room_id).collect();
-    let readable = store::rooms::rooms_of_user_among(&app.db, caller.user.id, &room_ids).await?;
-    for id in message_ids {
-        match found.get(id) {
-            Some(m) if !m.is_deleted => {
-                if !readable.contains(&m.room_id) {
-                    return Err(ChatError::PermissionDenied(denied::ACCESS_MESSAGE));
-                }
-            }
-            _ => return Err(ChatError::NotFound),
-        }
-    }
+    let rights = message_rights(app, caller.user.id, rooms).await?;
+    check_in_order(message_ids, &found, |room| {
+        rights
+            .get(&room)
+            .cloned()
+            .unwrap_or(Err(ChatError::NotFound))
+    })?;
 
     let txn = app.db.begin().await.map_err(StoreError::from)?;
     store::messages::acknowledge(&txn, caller.user.id, message_ids).await?;

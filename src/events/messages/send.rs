@@ -3,15 +3,17 @@
 
 use uuid::Uuid;
 
+use super::gate::{authorize, message_rights, target_room};
 use crate::app::AppState;
 use crate::events::Caller;
-use crate::protocol::client::{parse_send_body, FieldErrors, MessageSend, SendTarget};
-use crate::protocol::errors::{denied, ChatError};
+use crate::protocol::client::{parse_media, parse_send_body, FieldErrors, MessageSend, SendTarget};
+use crate::protocol::errors::ChatError;
 use crate::protocol::server::Frame;
-use crate::rooms::messages::{Authorize, Post};
+use crate::rooms::messages::Post;
 use crate::rooms::room::Action;
 use crate::sanitize::{sanitize, SafeHtml};
 use crate::store::messages::NewMessage;
+use crate::store::notifications::NotificationKind;
 use crate::store::{self, render::user_view};
 
 pub async fn send(
@@ -20,25 +22,8 @@ pub async fn send(
     req: MessageSend,
 ) -> Result<Option<Frame>, ChatError> {
     // 1. Which room, then may the caller post there (messages.md §7.2).
-    let room_id = match &req.target {
-        SendTarget::Room(id) => *id,
-        SendTarget::ViaMessage { message_id, .. } => {
-            store::messages::find_many(&app.db, &[*message_id])
-                .await?
-                .first()
-                .map(|m| m.room_id)
-                .ok_or(ChatError::NotFound)?
-        }
-    };
-    app.rooms
-        .call(
-            room_id,
-            Authorize {
-                user_id: caller.user.id,
-                action: Action::Post,
-            },
-        )
-        .await??;
+    let room_id = target_room(app, &req.target).await?;
+    authorize(app, room_id, caller.user.id, Action::Post).await?;
 
     // 2. The body, all field errors together (§7.8 rows 6–11).
     let mut errors = FieldErrors::default();
@@ -77,26 +62,26 @@ pub async fn send(
     }
     errors.into_result()?;
 
-    // 3. Reply and forward sources must be readable by the caller (DECISIONS 21) and alive
-    //    (DECISIONS 25).
-    if !sources.is_empty() {
-        let source_rooms: Vec<Uuid> = sources.iter().map(|m| m.room_id).collect();
-        let readable =
-            store::rooms::rooms_of_user_among(&app.db, caller.user.id, &source_rooms).await?;
-        if sources.iter().any(|m| !readable.contains(&m.room_id)) {
-            return Err(ChatError::PermissionDenied(denied::ACCESS_MESSAGE));
+    // 3. Reply and forward sources must be readable by the caller — asked of their rooms'
+    //    actors (DECISIONS 21) — and alive (DECISIONS 25).
+    let rights = message_rights(app, caller.user.id, sources.iter().map(|m| m.room_id)).await?;
+    for source in &sources {
+        if let Some(Err(denied)) = rights.get(&source.room_id) {
+            return Err(denied.clone());
         }
-        if sources.iter().any(|m| m.is_deleted) {
-            return Err(ChatError::rule("Message is deleted"));
-        }
+    }
+    if sources.iter().any(|m| m.is_deleted) {
+        return Err(ChatError::rule("Message is deleted"));
     }
     if body.is_forwarded && body.parent_message_id.is_some() {
         // The schema's reply-xor-forward check would refuse it; refuse before writing.
         return Err(ChatError::Integrity);
     }
+    // 4. Media items last (§7.8 rows 13–14), all of them before anything is written.
+    let media = parse_media(&body.media)?;
 
-    // 4. Store (durably), then tell the room.
-    let content = if body.media.is_empty() {
+    // 5. Store (durably), then tell the room.
+    let content = if media.is_empty() {
         sanitize(&body.content)
     } else {
         SafeHtml::literal("Media Files")
@@ -106,9 +91,9 @@ pub async fn send(
             .notifications
             .enabled
             .then_some(if body.parent_message_id.is_some() {
-                "REPLY"
+                NotificationKind::Reply
             } else {
-                "NEW_MESSAGE"
+                NotificationKind::NewMessage
             });
     let post = Post {
         message: NewMessage {
@@ -118,7 +103,7 @@ pub async fn send(
             parent_message_id: body.parent_message_id,
             forwarded_from_id: body.forwarded_from_id,
             is_forwarded: body.is_forwarded,
-            media: body.media,
+            media,
             notification_type,
         },
         sender: user_view(&caller.user),

@@ -15,7 +15,11 @@ use uuid::Uuid;
 use super::errors::ChatError;
 
 pub use fields::{coerce_bool, truthy, FieldErrors};
-pub use messages::{parse_send_body, MediaItem, MessageSend, SendBody, SendTarget};
+pub use messages::{
+    parse_edit, parse_media, parse_page_request, parse_reaction, parse_send_body, MediaItem,
+    MessageModify, MessageReact, MessageRead, MessageSend, ModifyAction, PageRequest,
+    ReactionChange, RoomMessages, SendBody, SendTarget, NO_EDIT_CONTENT,
+};
 pub use rooms::{python_repr, MemberRef, Profile, RoomCreate};
 
 /// The client events this server implements. The reference's other event names answer
@@ -28,6 +32,11 @@ pub enum ClientEvent {
     RoomInfo { room_id: Uuid },
     MessageSend(MessageSend),
     MessageAcknowledged { message_ids: Vec<Uuid> },
+    MessageModify(MessageModify),
+    MessageReact(MessageReact),
+    MessageRead(MessageRead),
+    MessageTyping(SendTarget),
+    RoomMessages(RoomMessages),
 }
 
 impl ClientEvent {
@@ -59,6 +68,14 @@ impl ClientEvent {
                 let message_ids = fields::message_ids(data.get("message_id"))?;
                 Ok(ClientEvent::MessageAcknowledged { message_ids })
             }
+            "message.modify" => MessageModify::decode(data).map(ClientEvent::MessageModify),
+            "message.react" => MessageReact::decode(data).map(ClientEvent::MessageReact),
+            "message.read" => MessageRead::decode(data).map(ClientEvent::MessageRead),
+            "message.typing" => {
+                let data = fields::object(data)?;
+                SendTarget::decode(&data).map(ClientEvent::MessageTyping)
+            }
+            "room.messages" => RoomMessages::decode(data).map(ClientEvent::RoomMessages),
             _ => Err(ChatError::InvalidEventType),
         }
     }

@@ -1,0 +1,67 @@
+//! `message.react`: one reaction per user and message — add (a new emoji replaces the old
+//! one; the same emoji again changes nothing, DECISIONS 24) or remove. Any member may react.
+//! Checked and written while the message's room is lent to this event (see `rooms::lease`).
+
+use sea_orm::TransactionTrait;
+
+use super::gate::{live_messages, still_live};
+use crate::app::AppState;
+use crate::events::Caller;
+use crate::protocol::client::{parse_reaction, MessageReact, ReactionChange};
+use crate::protocol::errors::ChatError;
+use crate::protocol::server::{event, routed, Frame, ReactionAdded, ReactionRemoved};
+use crate::rooms::lease;
+use crate::rooms::room::Action;
+use crate::store::messages::Reacted;
+use crate::store::notifications::NotificationKind;
+use crate::store::{self, now, StoreError};
+
+pub async fn react(
+    app: &AppState,
+    caller: &Caller,
+    req: MessageReact,
+) -> Result<Option<Frame>, ChatError> {
+    let user_id = caller.user.id;
+    let id = req.message_id;
+    let message = live_messages(&app.db, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ChatError::NotFound)?;
+    let lease = lease::borrow(&app.rooms, message.room_id).await?;
+    lease.room().authorize(user_id, Action::UseMessages)?;
+    let change = parse_reaction(req.kind.as_ref(), req.reaction_content.as_ref())?;
+
+    let txn = app.db.begin().await.map_err(StoreError::from)?;
+    still_live(&txn, &[id]).await?;
+    let removed = match &change {
+        ReactionChange::Add(content) => {
+            let reacted = store::messages::react(&txn, id, user_id, content).await?;
+            if reacted != Reacted::Unchanged && app.settings.notifications.enabled {
+                // Everyone in the room but the reactor, the author included (§14.2).
+                let others: Vec<i64> = lease
+                    .room()
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|u| *u != user_id)
+                    .collect();
+                store::notifications::create(&txn, id, NotificationKind::Reaction, &others, now())
+                    .await?;
+            }
+            false
+        }
+        ReactionChange::Remove => store::messages::unreact(&txn, id, user_id).await?,
+    };
+    txn.commit().await.map_err(StoreError::from)?;
+
+    let view = store::render::message_views(&app.db, &[id])
+        .await?
+        .pop()
+        .ok_or(ChatError::NotFound)?;
+    let frame = match change {
+        ReactionChange::Add(_) => routed(event::REACTION, &ReactionAdded::new(view)),
+        ReactionChange::Remove => routed(event::REACTION, &ReactionRemoved::new(removed, view)),
+    };
+    lease.give_back(vec![frame]);
+    Ok(None)
+}

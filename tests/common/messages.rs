@@ -1,0 +1,103 @@
+//! Fixtures for the message tests: a one-to-one chat with its users connected, sending and
+//! checking that every other connection got the same dispatch, error frames, history.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{create_one_to_one, Client, TestApp};
+
+/// `{"error": {"code": code, "detail": detail}}`.
+pub fn error(code: u16, detail: Value) -> Value {
+    json!({"error": {"code": code, "detail": detail}})
+}
+
+/// The 4003 of a business rule: a one-element array.
+pub fn rule(text: &str) -> Value {
+    error(4003, json!([text]))
+}
+
+/// 4002 with the spec's text.
+pub fn denied(text: &str) -> Value {
+    error(4002, json!(text))
+}
+
+pub fn not_found() -> Value {
+    error(4004, json!("Resource not found."))
+}
+
+pub fn internal() -> Value {
+    error(4006, json!("Internal server error."))
+}
+
+pub fn integrity() -> Value {
+    error(4005, json!("Database constraint violated."))
+}
+
+/// `["“<s>” is not a valid UUID."]`.
+pub fn not_a_uuid(s: &str) -> Value {
+    rule(&format!("\u{201c}{s}\u{201d} is not a valid UUID."))
+}
+
+/// Alice (user 1) and Bob (user 2), connected, in a one-to-one chat.
+pub async fn alice_and_bob(app: &TestApp) -> (Client, Client, Uuid) {
+    let mut alice = app.user(1).await;
+    let mut bob = app.user(2).await;
+    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    (alice, bob, room)
+}
+
+/// Sends `data` as `message.send` and returns the `message.dispatch` the sender got; every
+/// connection in `others` must have received exactly the same.
+pub async fn send_with(sender: &mut Client, data: Value, others: &mut [&mut Client]) -> Value {
+    sender.emit("message.send", data).await;
+    let sent = sender.recv_dispatch("message.dispatch").await;
+    for other in others.iter_mut() {
+        assert_eq!(other.recv_dispatch("message.dispatch").await, sent);
+    }
+    sent
+}
+
+/// Sends plain `content` to `room`; see [`send_with`].
+pub async fn send_to(
+    sender: &mut Client,
+    room: Uuid,
+    content: &str,
+    others: &mut [&mut Client],
+) -> Value {
+    send_with(sender, json!({"room_id": room, "content": content}), others).await
+}
+
+/// Emits an event and expects exactly `frame` back on this connection.
+pub async fn expect(client: &mut Client, event_type: &str, data: Value, frame: Value) {
+    client.emit(event_type, data.clone()).await;
+    assert_eq!(client.recv().await, frame, "{event_type} {data}");
+}
+
+/// Asks for `room`'s history (`paginate` as given, if any) and returns the dispatch's `data`.
+pub async fn history(client: &mut Client, room: Uuid, paginate: Option<Value>) -> Value {
+    let mut data = json!({"room_id": room});
+    if let Some(paginate) = paginate {
+        data["paginate"] = paginate;
+    }
+    client.emit("room.messages", data).await;
+    client.recv_dispatch("roommessages.dispatch").await
+}
+
+/// The ids of a history answer's messages, in order.
+pub fn history_ids(answer: &Value) -> Vec<Value> {
+    answer["data"]["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages in {answer}"))
+        .iter()
+        .map(|m| m["id"].clone())
+        .collect()
+}
+
+/// The keys of an object, in wire order (the harness keeps JSON key order).
+pub fn keys(v: &Value) -> Vec<&str> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
