@@ -7,7 +7,7 @@ mod common;
 use chatd::store::messages::find_many;
 use common::messages::{
     alice_and_bob, denied, error, expect, history, history_ids, internal, keys, not_a_uuid,
-    not_found, rule, send_to, send_with,
+    not_found, recv_on_all, rule, send_to, send_with,
 };
 use common::{create_one_to_one, spawn_app, spawn_app_with, user_json};
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -25,9 +25,11 @@ async fn an_edit_reaches_every_device_in_the_room_whole_and_marked_edited() {
         json!({"type": "add", "message_id": original["id"], "reaction_content": "👍"}),
     )
     .await;
-    let reacted = bob.recv_dispatch("reaction.dispatch").await;
-    alice.recv_dispatch("reaction.dispatch").await;
-    alice_laptop.recv_dispatch("reaction.dispatch").await;
+    let reacted = recv_on_all(
+        "reaction.dispatch",
+        &mut [&mut bob, &mut alice, &mut alice_laptop],
+    )
+    .await;
 
     alice
         .emit(
@@ -36,17 +38,11 @@ async fn an_edit_reaches_every_device_in_the_room_whole_and_marked_edited() {
                    "extra_fields": {"content": "  <b>Hello</b><script>alert(1)</script> "}}),
         )
         .await;
-    let edited = alice.recv_dispatch("messagemodification.dispatch").await;
-    assert_eq!(
-        alice_laptop
-            .recv_dispatch("messagemodification.dispatch")
-            .await,
-        edited
-    );
-    assert_eq!(
-        bob.recv_dispatch("messagemodification.dispatch").await,
-        edited
-    );
+    let edited = recv_on_all(
+        "messagemodification.dispatch",
+        &mut [&mut alice, &mut alice_laptop, &mut bob],
+    )
+    .await;
     carol.assert_nothing_pending().await;
 
     // Only the content, `is_edited` and `updated_at` change; the reaction stays.

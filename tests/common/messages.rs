@@ -101,3 +101,14 @@ pub fn keys(v: &Value) -> Vec<&str> {
         .map(String::as_str)
         .collect()
 }
+
+/// The next dispatch of `event_type` on every listed connection: the same frame on each.
+/// Returns its `data`.
+pub async fn recv_on_all(event_type: &str, clients: &mut [&mut Client]) -> Value {
+    let (first, rest) = clients.split_first_mut().expect("at least one connection");
+    let data = first.recv_dispatch(event_type).await;
+    for client in rest {
+        assert_eq!(client.recv_dispatch(event_type).await, data);
+    }
+    data
+}
