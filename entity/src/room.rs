@@ -24,7 +24,7 @@ pub struct Model {
     /// OneToOneChat only: "<lower id>:<higher id>", unique, so one chat per unordered pair.
     #[sea_orm(unique)]
     pub pair_key: Option<String>,
-    /// Newest message; nulled (not rewound) when that message is hard-deleted.
+    /// Newest message; when it is hard-deleted, the newest live message left (or null).
     pub last_message_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -44,11 +44,11 @@ pub async fn handle(
         ClientEvent::RoomInfo { room_id } => rooms::info(&app, &caller, room_id).await,
         ClientEvent::MessageSend(req) => messages::send(&app, &caller, req).await,
         ClientEvent::MessageAcknowledged { message_ids } => {
-            messages::acknowledged(&app, &caller, &message_ids).await
+            messages::acknowledged(app, caller, message_ids).await
         }
-        ClientEvent::MessageModify(req) => messages::modify(&app, &caller, req).await,
-        ClientEvent::MessageReact(req) => messages::react(&app, &caller, req).await,
-        ClientEvent::MessageRead(req) => messages::read(&app, &caller, req).await,
+        ClientEvent::MessageModify(req) => messages::modify(app, caller, req).await,
+        ClientEvent::MessageReact(req) => messages::react(app, caller, req).await,
+        ClientEvent::MessageRead(req) => messages::read(app, caller, req).await,
         ClientEvent::MessageTyping(target) => messages::typing(&app, &caller, target).await,
         ClientEvent::RoomMessages(req) => messages::room_messages(&app, &caller, req).await,
     }

@@ -359,9 +359,12 @@ pub async fn history_page<C: ConnectionTrait>(
     Ok((views, more))
 }
 
-/// How many live messages the room has (an index-only count).
+/// How many live messages the room has: a count over the history index alone (only the id
+/// is selected, so no table row is read), linear in the room's size.
 pub async fn count_live<C: ConnectionTrait>(db: &C, room_id: Uuid) -> Result<u64, StoreError> {
     Ok(message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
         .filter(message::Column::RoomId.eq(room_id))
         .filter(message::Column::IsDeleted.eq(false))
         .count(db)
