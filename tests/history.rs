@@ -128,6 +128,12 @@ async fn pages_follow_the_reference_paginator() {
                    "prev_page_number": 4, "page": -3, "size": 5}),
         ),
         (
+            page_of(json!(i64::MIN), json!(5)),
+            &ids[20..23],
+            json!({"has_next": false, "has_previous": true, "next_page_number": null,
+                   "prev_page_number": 4, "page": i64::MIN, "size": 5}),
+        ),
+        (
             page_of(json!(1_000_000_000_000i64), json!(10)),
             &ids[20..23],
             json!({"has_next": false, "has_previous": true, "next_page_number": null,

@@ -54,8 +54,10 @@ async fn page(
     // `size` is at least 1 (parse_page_request), so these conversions hold.
     let size = asked.size.unsigned_abs();
     // The page asked for, if it exists: page 1 always does, a later one if it has messages.
-    let offset = u64::try_from(asked.page - 1)
-        .ok()
+    let offset = asked
+        .page
+        .checked_sub(1)
+        .and_then(|before| u64::try_from(before).ok())
         .and_then(|before| before.checked_mul(size))
         .filter(|offset| i64::try_from(*offset).is_ok());
     if let Some(offset) = offset {
