@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use chatd::store::messages::{history as history_query, history_page, Newest};
 use common::messages::{
-    alice_and_bob, denied, expect, history, history_ids, internal, keys, not_a_uuid, not_found,
-    recv_on_all, rule, send_to, send_with,
+    alice_and_bob, history, history_ids, keys, not_a_uuid, recv_on_all, send_to, send_with,
 };
+use common::rooms::{denied, internal, not_found, rule};
 use common::{assert_uuid, create_one_to_one, spawn_app, Client};
 use sea_orm::{ConnectionTrait, DatabaseBackend, QuerySelect, QueryTrait, Statement};
 use serde_json::{json, Value};
@@ -236,13 +236,13 @@ async fn the_acceptance_scenarios_of_the_spec_hold() {
                "prev_page_number": 1, "page": 3, "size": 5})
     );
     for paginate in [json!({"page": 1}), json!({"size": 1})] {
-        expect(
-            &mut alice,
-            "room.messages",
-            json!({"room_id": ten, "paginate": paginate}),
-            rule("page and size required"),
-        )
-        .await;
+        alice
+            .refused(
+                "room.messages",
+                json!({"room_id": ten, "paginate": paginate}),
+                rule("page and size required"),
+            )
+            .await;
     }
     let answer = history(&mut alice, ten, Some(json!({}))).await;
     assert_eq!(history_ids(&answer).len(), 10);
@@ -295,17 +295,17 @@ async fn room_messages_answers_every_error_of_the_catalogue_after_its_gate() {
         (paginated(json!({"page": 1, "size": 0.5})), invalid.clone()),
     ];
     for (data, frame) in cases {
-        expect(&mut alice, "room.messages", data, frame).await;
+        alice.refused("room.messages", data, frame).await;
     }
     // A non-member is refused before the pagination is looked at.
     for paginate in [json!(null), json!({"page": "abc", "size": 1})] {
-        expect(
-            &mut carol,
-            "room.messages",
-            paginated(paginate),
-            denied("User is not authorized access this room"),
-        )
-        .await;
+        carol
+            .refused(
+                "room.messages",
+                paginated(paginate),
+                denied("User is not authorized access this room"),
+            )
+            .await;
     }
     alice.assert_nothing_pending().await;
 }

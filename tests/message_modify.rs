@@ -6,9 +6,9 @@ mod common;
 
 use chatd::store::messages::find_many;
 use common::messages::{
-    alice_and_bob, denied, error, expect, history, history_ids, internal, keys, not_a_uuid,
-    not_found, recv_on_all, rule, send_to, send_with,
+    alice_and_bob, history, history_ids, keys, not_a_uuid, recv_on_all, send_to, send_with,
 };
+use common::rooms::{denied, error, internal, not_found, rule};
 use common::{create_one_to_one, spawn_app, spawn_app_with, user_json};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
@@ -175,16 +175,16 @@ async fn modify_answers_every_error_of_the_catalogue_in_order() {
         ),
     ];
     for (data, frame) in cases {
-        expect(&mut alice, "message.modify", data, frame).await;
+        alice.refused("message.modify", data, frame).await;
     }
     // Not the author, whatever the action.
-    expect(
-        &mut carol,
-        "message.modify",
-        delete(a1.clone()),
-        denied("User is not authorized to modify this message"),
-    )
-    .await;
+    carol
+        .refused(
+            "message.modify",
+            delete(a1.clone()),
+            denied("User is not authorized to modify this message"),
+        )
+        .await;
 
     // Nothing changed and nobody was told anything.
     bob.assert_nothing_pending().await;
@@ -313,15 +313,15 @@ async fn a_hard_delete_removes_the_messages_and_everything_below_them() {
             json!({"type": "add", "message_id": m1["id"], "reaction_content": "x"}),
         ),
     ] {
-        expect(&mut bob, event, data, not_found()).await;
+        bob.refused(event, data, not_found()).await;
     }
-    expect(
-        &mut alice,
-        "message.modify",
-        json!({"action": "delete", "message_id": m1["id"]}),
-        not_found(),
-    )
-    .await;
+    alice
+        .refused(
+            "message.modify",
+            json!({"action": "delete", "message_id": m1["id"]}),
+            not_found(),
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -459,18 +459,15 @@ async fn a_soft_deleted_message_renders_empty_everywhere_and_is_gone_for_message
             json!({"type": "remove", "message_id": photo["id"]}),
         ),
     ] {
-        expect(&mut bob, event, data, not_found()).await;
+        bob.refused(event, data, not_found()).await;
     }
-    expect(
-        &mut alice,
-        "message.modify",
+    alice.refused("message.modify",
         json!({"action": "update", "message_id": photo["id"], "extra_fields": {"content": "x"}}),
         not_found(),
     )
     .await;
     for key in ["parent_message_id", "forwarded_from_id"] {
-        expect(
-            &mut bob,
+        bob.refused(
             "message.send",
             json!({"room_id": ab, "content": "x", "extra_fields": {key: photo["id"]}}),
             rule("Message is deleted"),

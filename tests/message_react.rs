@@ -4,10 +4,8 @@
 
 mod common;
 
-use common::messages::{
-    alice_and_bob, denied, error, expect, internal, keys, not_a_uuid, not_found, recv_on_all, rule,
-    send_to,
-};
+use common::messages::{alice_and_bob, keys, not_a_uuid, recv_on_all, send_to};
+use common::rooms::{denied, error, internal, not_found, rule};
 use common::{normalize_times, spawn_app, user_json};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
@@ -227,20 +225,20 @@ async fn react_answers_every_error_of_the_catalogue() {
         ),
     ];
     for (data, frame) in cases {
-        expect(&mut bob, "message.react", data, frame).await;
+        bob.refused("message.react", data, frame).await;
     }
     // Not a member: refused before the type is even looked at.
     for data in [
         add(&message, "👀"),
         json!({"type": "bogus", "message_id": id}),
     ] {
-        expect(
-            &mut carol,
-            "message.react",
-            data,
-            denied("User is not authorized to access this message"),
-        )
-        .await;
+        carol
+            .refused(
+                "message.react",
+                data,
+                denied("User is not authorized to access this message"),
+            )
+            .await;
     }
     alice.assert_nothing_pending().await;
     bob.assert_nothing_pending().await;

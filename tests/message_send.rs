@@ -3,10 +3,8 @@
 
 mod common;
 
-use common::messages::{
-    alice_and_bob, denied, error, expect, history, integrity, internal, not_a_uuid, not_found,
-    rule, send_to, send_with,
-};
+use common::messages::{alice_and_bob, history, not_a_uuid, send_to, send_with};
+use common::rooms::{constraint, denied, error, internal, not_found, rule};
 use common::{create_one_to_one, normalize_times, spawn_app, user_json};
 use serde_json::{json, Value};
 
@@ -96,13 +94,13 @@ async fn replies_and_forwards_need_a_source_the_sender_can_read() {
 
     let access = denied("User is not authorized to access this message");
     for key in ["parent_message_id", "forwarded_from_id"] {
-        expect(
-            &mut carol,
-            "message.send",
-            json!({"room_id": bc, "content": "x", "extra_fields": {key: private["id"]}}),
-            access.clone(),
-        )
-        .await;
+        carol
+            .refused(
+                "message.send",
+                json!({"room_id": bc, "content": "x", "extra_fields": {key: private["id"]}}),
+                access.clone(),
+            )
+            .await;
     }
     bob.assert_nothing_pending().await;
 
@@ -166,13 +164,13 @@ async fn media_messages_keep_their_attachments_in_order() {
     let answer = history(&mut bob, room, None).await;
     assert_eq!(answer["data"]["messages"][0], sent);
     // An empty media list is no media: content is required again.
-    expect(
-        &mut alice,
-        "message.send",
-        json!({"room_id": room, "extra_fields": {"media": []}}),
-        error(4003, json!({"content": ["This field is required."]})),
-    )
-    .await;
+    alice
+        .refused(
+            "message.send",
+            json!({"room_id": room, "extra_fields": {"media": []}}),
+            error(4003, json!({"content": ["This field is required."]})),
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -250,7 +248,7 @@ async fn send_errors_come_in_the_order_of_the_table() {
         // Row 12 before rows 13–14.
         (
             with(json!({"parent_message_id": id, "forwarded_from_id": id, "media": [1]})),
-            integrity(),
+            constraint(),
         ),
         // Row 13, then row 14 keyed by item, valid items left out.
         (with(json!({"media": [image, 1]})), internal()),
@@ -278,20 +276,20 @@ async fn send_errors_come_in_the_order_of_the_table() {
                 json!({"media": [image, {"media_url": "u", "media_type": "file",
                                           "mime_type": "application/zip"}]}),
             ),
-            integrity(),
+            constraint(),
         ),
     ];
     for (data, frame) in cases {
-        expect(&mut alice, "message.send", data, frame).await;
+        alice.refused("message.send", data, frame).await;
     }
     // Row 5: a non-member is refused before anything about the body.
-    expect(
-        &mut carol,
-        "message.send",
-        json!({"room_id": room, "extra_fields": "x"}),
-        denied("User is not authorized to send message to this room"),
-    )
-    .await;
+    carol
+        .refused(
+            "message.send",
+            json!({"room_id": room, "extra_fields": "x"}),
+            denied("User is not authorized to send message to this room"),
+        )
+        .await;
 
     bob.assert_nothing_pending().await;
     let answer = history(&mut alice, room, None).await;

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::messages::{
-    alice_and_bob, denied, expect, internal, not_a_uuid, not_found, rule, send_to,
-};
+use common::messages::{alice_and_bob, not_a_uuid, send_to};
+use common::rooms::{denied, internal, not_found, rule};
 use common::spawn_app;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
@@ -73,7 +72,7 @@ async fn typing_is_refused_like_a_send() {
             denied("User is not authorized to send message to this room"),
         ),
     ] {
-        expect(&mut carol, "message.typing", data, frame).await;
+        carol.refused("message.typing", data, frame).await;
     }
     bob.assert_nothing_pending().await;
 }

@@ -4,10 +4,8 @@
 
 mod common;
 
-use common::messages::{
-    alice_and_bob, denied, expect, integrity, internal, keys, not_a_uuid, not_found, recv_on_all,
-    rule, send_to, send_with,
-};
+use common::messages::{alice_and_bob, keys, not_a_uuid, recv_on_all, send_to, send_with};
+use common::rooms::{constraint, denied, internal, not_found, rule};
 use common::{create_one_to_one, normalize_times, spawn_app, user_json, Client};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
@@ -52,11 +50,10 @@ async fn reading_a_message_shows_the_room_the_receipt_once() {
     assert_eq!(read, read_by(&message, &[2]));
 
     // Reading again is the unique constraint, as in the reference (DECISIONS 24).
-    expect(
-        &mut bob,
+    bob.refused(
         "message.read",
         json!({"message_id": message["id"]}),
-        integrity(),
+        constraint(),
     )
     .await;
     // Reading one's own message stores nothing and sends nothing at all.
@@ -151,12 +148,13 @@ async fn a_bulk_read_is_all_or_nothing_and_checks_ids_in_request_order() {
     let access = denied("User is not authorized to access this message");
     for (ids, frame) in [
         (json!([unread["id"], foreign["id"]]), access.clone()),
-        (json!([unread["id"], read["id"]]), integrity()),
+        (json!([unread["id"], read["id"]]), constraint()),
         (json!([unknown, foreign["id"]]), not_found()),
         (json!([foreign["id"], unknown]), access.clone()),
         (json!([unread["id"], "abc"]), not_a_uuid("abc")),
     ] {
-        expect(&mut bob, "message.read", json!({"message_id": ids}), frame).await;
+        bob.refused("message.read", json!({"message_id": ids}), frame)
+            .await;
     }
     for (data, frame) in [
         (json!(null), internal()),
@@ -171,7 +169,7 @@ async fn a_bulk_read_is_all_or_nothing_and_checks_ids_in_request_order() {
         (json!({"message_id": unknown}), not_found()),
         (json!({"message_id": foreign["id"]}), access.clone()),
     ] {
-        expect(&mut bob, "message.read", data, frame).await;
+        bob.refused("message.read", data, frame).await;
     }
     alice.assert_nothing_pending().await;
     carol.assert_nothing_pending().await;
@@ -350,7 +348,7 @@ async fn acknowledged_answers_every_error_of_the_catalogue_in_request_order() {
             access.clone(),
         ),
     ] {
-        expect(&mut bob, "message.acknowledged", data, frame).await;
+        bob.refused("message.acknowledged", data, frame).await;
     }
     // Nothing was recorded, nobody was told.
     carol.assert_nothing_pending().await;

@@ -1,37 +1,12 @@
 //! Fixtures for the message tests: a one-to-one chat with its users connected, sending and
-//! checking that every other connection got the same dispatch, error frames, history.
+//! checking that every other connection got the same dispatch, history. (Error frames are
+//! built with the helpers of `super::rooms`.)
 
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::rooms::rule;
 use super::{create_one_to_one, Client, TestApp};
-
-/// `{"error": {"code": code, "detail": detail}}`.
-pub fn error(code: u16, detail: Value) -> Value {
-    json!({"error": {"code": code, "detail": detail}})
-}
-
-/// The 4003 of a business rule: a one-element array.
-pub fn rule(text: &str) -> Value {
-    error(4003, json!([text]))
-}
-
-/// 4002 with the spec's text.
-pub fn denied(text: &str) -> Value {
-    error(4002, json!(text))
-}
-
-pub fn not_found() -> Value {
-    error(4004, json!("Resource not found."))
-}
-
-pub fn internal() -> Value {
-    error(4006, json!("Internal server error."))
-}
-
-pub fn integrity() -> Value {
-    error(4005, json!("Database constraint violated."))
-}
 
 /// `["“<s>” is not a valid UUID."]`.
 pub fn not_a_uuid(s: &str) -> Value {
@@ -65,12 +40,6 @@ pub async fn send_to(
     others: &mut [&mut Client],
 ) -> Value {
     send_with(sender, json!({"room_id": room, "content": content}), others).await
-}
-
-/// Emits an event and expects exactly `frame` back on this connection.
-pub async fn expect(client: &mut Client, event_type: &str, data: Value, frame: Value) {
-    client.emit(event_type, data.clone()).await;
-    assert_eq!(client.recv().await, frame, "{event_type} {data}");
 }
 
 /// Asks for `room`'s history (`paginate` as given, if any) and returns the dispatch's `data`.
