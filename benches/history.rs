@@ -160,33 +160,23 @@ fn history(c: &mut Criterion) {
     for (name, room) in [("baseline_10_messages", fx.small), ("large_room", fx.large)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let snapshot = store::read_snapshot(&fx.db).await.expect("snapshot");
-                        let (page, _) = history_page(&snapshot, room, Newest::First, 0, Some(PAGE))
-                            .await
-                            .expect("page");
-                        snapshot.commit().await.expect("commit");
-                        std::hint::black_box(page);
-                    }
-                    start.elapsed()
+                timed(&rt, iters, || async {
+                    let snapshot = store::read_snapshot(&fx.db).await.expect("snapshot");
+                    let (page, _) = history_page(&snapshot, room, Newest::First, 0, Some(PAGE))
+                        .await
+                        .expect("page");
+                    snapshot.commit().await.expect("commit");
+                    page
                 })
             })
         });
     }
     group.bench_function("large_room_page_100", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (page, _) =
-                        history_page(&fx.db, fx.large, Newest::First, 99 * PAGE, Some(PAGE))
-                            .await
-                            .expect("page");
-                    std::hint::black_box(page);
-                }
-                start.elapsed()
+            timed(&rt, iters, || async {
+                history_page(&fx.db, fx.large, Newest::First, 99 * PAGE, Some(PAGE))
+                    .await
+                    .expect("page")
             })
         })
     });
@@ -198,22 +188,32 @@ fn history(c: &mut Criterion) {
     for (name, room) in [("baseline_10_messages", fx.small), ("large_room", fx.large)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let count = count_live(&fx.db, room).await.expect("count");
-                        let last = count - (count.div_ceil(PAGE).max(1) - 1) * PAGE;
-                        let (page, _) = history_page(&fx.db, room, Newest::Last, 0, Some(last))
-                            .await
-                            .expect("page");
-                        std::hint::black_box(page);
-                    }
-                    start.elapsed()
+                timed(&rt, iters, || async {
+                    let count = count_live(&fx.db, room).await.expect("count");
+                    let last = count - (count.div_ceil(PAGE).max(1) - 1) * PAGE;
+                    history_page(&fx.db, room, Newest::Last, 0, Some(last))
+                        .await
+                        .expect("page")
                 })
             })
         });
     }
     group.finish();
+}
+
+/// Runs `iteration` `iters` times, one after the other, on the bench's runtime.
+fn timed<F, Fut, T>(rt: &tokio::runtime::Runtime, iters: u64, iteration: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            std::hint::black_box(iteration().await);
+        }
+        start.elapsed()
+    })
 }
 
 criterion_group! {

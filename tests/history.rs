@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use chatd::store::messages::{history as history_query, history_page, Newest};
 use common::messages::{
-    alice_and_bob, history, history_ids, keys, not_a_uuid, recv_on_all, send_to, send_with,
+    alice_and_bob, history, history_ids, keys, not_a_uuid, react_to, recv_on_all, send_to,
+    send_with,
 };
 use common::rooms::{denied, internal, not_found, rule};
 use common::{assert_uuid, create_one_to_one, spawn_app, Client};
@@ -387,17 +388,10 @@ async fn a_page_costs_the_same_seven_queries_whatever_its_size_and_depth() {
         )
         .await;
         if i % 3 == 0 {
-            bob.emit(
-                "message.react",
-                json!({"type": "add", "message_id": previous["id"], "reaction_content": "👍"}),
-            )
-            .await;
-            bob.recv_dispatch("reaction.dispatch").await;
-            alice.recv_dispatch("reaction.dispatch").await;
+            react_to(&mut bob, &previous, "👍", &mut [&mut alice]).await;
             bob.emit("message.read", json!({"message_id": previous["id"]}))
                 .await;
-            bob.recv_dispatch("readreceipt.dispatch").await;
-            alice.recv_dispatch("readreceipt.dispatch").await;
+            recv_on_all("readreceipt.dispatch", &mut [&mut bob, &mut alice]).await;
         }
     }
 

@@ -6,11 +6,11 @@ mod common;
 
 use chatd::store::messages::find_many;
 use common::messages::{
-    alice_and_bob, history, history_ids, keys, not_a_uuid, recv_on_all, send_to, send_with,
+    alice_and_bob, history, history_ids, keys, not_a_uuid, react_to, recv_on_all, rows, send_to,
+    send_with,
 };
 use common::rooms::{denied, error, internal, not_found, rule};
 use common::{create_one_to_one, spawn_app, spawn_app_with, user_json};
-use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -20,14 +20,11 @@ async fn an_edit_reaches_every_device_in_the_room_whole_and_marked_edited() {
     let mut alice_laptop = app.user(1).await;
     let mut carol = app.user(3).await;
     let original = send_to(&mut alice, room, "Helo", &mut [&mut bob, &mut alice_laptop]).await;
-    bob.emit(
-        "message.react",
-        json!({"type": "add", "message_id": original["id"], "reaction_content": "👍"}),
-    )
-    .await;
-    let reacted = recv_on_all(
-        "reaction.dispatch",
-        &mut [&mut bob, &mut alice, &mut alice_laptop],
+    let reacted = react_to(
+        &mut bob,
+        &original,
+        "👍",
+        &mut [&mut alice, &mut alice_laptop],
     )
     .await;
 
@@ -225,17 +222,10 @@ async fn a_hard_delete_removes_the_messages_and_everything_below_them() {
         &mut [&mut carol],
     )
     .await;
-    bob.emit(
-        "message.react",
-        json!({"type": "add", "message_id": m1["id"], "reaction_content": "👍"}),
-    )
-    .await;
-    bob.recv_dispatch("reaction.dispatch").await;
-    alice.recv_dispatch("reaction.dispatch").await;
+    react_to(&mut bob, &m1, "👍", &mut [&mut alice]).await;
     bob.emit("message.read", json!({"message_id": m1["id"]}))
         .await;
-    bob.recv_dispatch("readreceipt.dispatch").await;
-    alice.recv_dispatch("readreceipt.dispatch").await;
+    recv_on_all("readreceipt.dispatch", &mut [&mut bob, &mut alice]).await;
     bob.emit(
         "message.acknowledged",
         json!({"message_id": [m1["id"], m2["id"]]}),
@@ -281,28 +271,10 @@ async fn a_hard_delete_removes_the_messages_and_everything_below_them() {
     let db = app.db().await;
     let ids = [m1["id"].clone(), m2["id"].clone()].map(|v| common::assert_uuid(&v));
     assert!(find_many(&db, &ids).await.unwrap().is_empty());
-    assert_eq!(
-        entity::reaction::Entity::find().count(&db).await.unwrap(),
-        0
-    );
-    assert_eq!(
-        entity::read_receipt::Entity::find()
-            .count(&db)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        entity::attachment::Entity::find().count(&db).await.unwrap(),
-        0
-    );
-    assert_eq!(
-        entity::message_delivery::Entity::find()
-            .count(&db)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::attachment::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 0);
 
     // A deleted message is not found by any message event.
     for (event, data) in [
@@ -461,11 +433,9 @@ async fn a_soft_deleted_message_renders_empty_everywhere_and_is_gone_for_message
     ] {
         bob.refused(event, data, not_found()).await;
     }
-    alice.refused("message.modify",
-        json!({"action": "update", "message_id": photo["id"], "extra_fields": {"content": "x"}}),
-        not_found(),
-    )
-    .await;
+    let edit = json!({"action": "update", "message_id": photo["id"],
+                      "extra_fields": {"content": "x"}});
+    alice.refused("message.modify", edit, not_found()).await;
     for key in ["parent_message_id", "forwarded_from_id"] {
         bob.refused(
             "message.send",
@@ -501,10 +471,7 @@ async fn deleting_messages_drops_their_notifications_in_both_modes() {
         let (_bob, pending) = app.connect(2).await;
         assert_eq!(pending, json!({}), "soft_delete = {soft}");
         assert_eq!(
-            entity::notification::Entity::find()
-                .count(&app.db().await)
-                .await
-                .unwrap(),
+            rows::<entity::notification::Entity>(&app.db().await).await,
             0
         );
     }

@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::messages::{alice_and_bob, keys, not_a_uuid, recv_on_all, send_to};
+use common::messages::{alice_and_bob, keys, not_a_uuid, recv_on_all, rows, send_to};
 use common::rooms::{denied, error, internal, not_found, rule};
 use common::{normalize_times, spawn_app, user_json};
-use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 
 fn add(message: &Value, content: &str) -> Value {
@@ -117,10 +116,7 @@ async fn reactions_are_added_replaced_kept_and_removed_in_front_of_the_whole_roo
 
     carol.assert_nothing_pending().await;
     let db = app.db().await;
-    assert_eq!(
-        entity::reaction::Entity::find().count(&db).await.unwrap(),
-        1
-    );
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 1);
 }
 
 #[tokio::test]
@@ -266,8 +262,5 @@ async fn the_same_reaction_from_two_devices_at_once_is_stored_once() {
         }
     }
     let db = app.db().await;
-    assert_eq!(
-        entity::reaction::Entity::find().count(&db).await.unwrap(),
-        1
-    );
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 1);
 }

@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::messages::{alice_and_bob, not_a_uuid, send_to};
+use common::messages::{alice_and_bob, not_a_uuid, rows, send_to};
 use common::rooms::{denied, internal, not_found, rule};
 use common::spawn_app;
-use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 #[tokio::test]
@@ -32,7 +31,7 @@ async fn typing_reaches_every_member_but_none_of_the_typists_devices() {
         client.assert_nothing_pending().await;
     }
     let db = app.db().await;
-    assert_eq!(entity::message::Entity::find().count(&db).await.unwrap(), 0);
+    assert_eq!(rows::<entity::message::Entity>(&db).await, 0);
 
     // Without a room id, a message's room is the room (messages.md §12.1).
     let message = send_to(

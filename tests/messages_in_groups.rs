@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::messages::{history, recv_on_all, send_to};
+use common::messages::{history, pending_kinds, react_to, recv_on_all, rows, send_to};
 use common::rooms::{create_channel, create_room, denied, texts};
 use common::{assert_uuid, normalize_times, spawn_app, user_json, Client};
-use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -114,17 +113,7 @@ async fn a_locked_group_takes_posts_and_typing_from_its_creator_only() {
     creator.assert_nothing_pending().await;
 
     // The lock is about posting only: a plain member still reacts, reads and pages.
-    member
-        .emit(
-            "message.react",
-            json!({"type": "add", "message_id": sent["id"], "reaction_content": "👍"}),
-        )
-        .await;
-    recv_on_all(
-        "reaction.dispatch",
-        &mut [&mut member, &mut creator, &mut other],
-    )
-    .await;
+    react_to(&mut member, &sent, "👍", &mut [&mut creator, &mut other]).await;
     member
         .emit("message.read", json!({"message_id": sent["id"]}))
         .await;
@@ -156,17 +145,7 @@ async fn a_channel_takes_posts_from_its_creator_and_every_subscriber_may_use_the
 
     // A subscriber's reaction goes to the whole channel and notifies every other subscriber
     // and the creator.
-    reader
-        .emit(
-            "message.react",
-            json!({"type": "add", "message_id": post["id"], "reaction_content": "❤️"}),
-        )
-        .await;
-    let reacted = recv_on_all(
-        "reaction.dispatch",
-        &mut [&mut reader, &mut creator, &mut other],
-    )
-    .await;
+    let reacted = react_to(&mut reader, &post, "❤️", &mut [&mut creator, &mut other]).await;
     assert_eq!(reacted["message"]["reactions"][0]["user"], user_json(2));
     other
         .emit("message.read", json!({"message_id": [post["id"]]}))
@@ -184,21 +163,12 @@ async fn a_channel_takes_posts_from_its_creator_and_every_subscriber_may_use_the
     }
 
     let (_creator2, pending) = app.connect(1).await;
-    let kinds: Vec<&Value> = pending[room.to_string()]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| &n["notification_type"])
-        .collect();
-    assert_eq!(kinds, [&json!("REACTION")]);
+    assert_eq!(pending_kinds(&pending, room), [json!("REACTION")]);
     let (_other2, pending) = app.connect(3).await;
-    let kinds: Vec<&Value> = pending[room.to_string()]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| &n["notification_type"])
-        .collect();
-    assert_eq!(kinds, [&json!("NEW_MESSAGE"), &json!("REACTION")]);
+    assert_eq!(
+        pending_kinds(&pending, room),
+        [json!("NEW_MESSAGE"), json!("REACTION")]
+    );
 
     // Nothing about the channel's messages reaches or is accepted from a non-subscriber.
     for (event, data, error) in [
@@ -301,18 +271,9 @@ async fn members_acting_at_once_are_all_heard_and_all_stored() {
     everyone_hears(&mut members, 5, "readreceipt.dispatch").await;
 
     let db = app.db().await;
-    assert_eq!(
-        entity::reaction::Entity::find().count(&db).await.unwrap(),
-        5
-    );
-    assert_eq!(
-        entity::read_receipt::Entity::find()
-            .count(&db)
-            .await
-            .unwrap(),
-        5
-    );
-    assert_eq!(entity::message::Entity::find().count(&db).await.unwrap(), 6);
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 5);
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 5);
+    assert_eq!(rows::<entity::message::Entity>(&db).await, 6);
     let answer = history(&mut members[0], room, None).await;
     let last = &answer["data"]["messages"][5];
     assert_eq!(last["id"], post["id"]);

@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::messages::{alice_and_bob, keys, not_a_uuid, recv_on_all, send_to, send_with};
+use common::messages::{
+    alice_and_bob, keys, not_a_uuid, react_to, recv_on_all, rows, send_to, send_with,
+};
 use common::rooms::{constraint, denied, internal, not_found, rule};
 use common::{create_one_to_one, normalize_times, spawn_app, user_json, Client};
-use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 
 /// `message` as it renders once the listed users have read it (`read_at` normalised).
@@ -22,10 +23,7 @@ fn read_by(message: &Value, readers: &[i64]) -> Value {
 }
 
 async fn receipts_count(app: &common::TestApp) -> u64 {
-    entity::read_receipt::Entity::find()
-        .count(&app.db().await)
-        .await
-        .unwrap()
+    rows::<entity::read_receipt::Entity>(&app.db().await).await
 }
 
 #[tokio::test]
@@ -205,17 +203,7 @@ async fn an_acknowledgement_tells_the_sender_the_whole_message() {
         &mut [&mut alice, &mut bob_tablet],
     )
     .await;
-    alice
-        .emit(
-            "message.react",
-            json!({"type": "add", "message_id": answer["id"], "reaction_content": "👍"}),
-        )
-        .await;
-    let reacted = recv_on_all(
-        "reaction.dispatch",
-        &mut [&mut alice, &mut bob, &mut bob_tablet],
-    )
-    .await;
+    let reacted = react_to(&mut alice, &answer, "👍", &mut [&mut bob, &mut bob_tablet]).await;
     alice
         .emit("message.read", json!({"message_id": answer["id"]}))
         .await;
@@ -354,10 +342,7 @@ async fn acknowledged_answers_every_error_of_the_catalogue_in_request_order() {
     carol.assert_nothing_pending().await;
     alice.assert_nothing_pending().await;
     assert_eq!(
-        entity::message_delivery::Entity::find()
-            .count(&app.db().await)
-            .await
-            .unwrap(),
+        rows::<entity::message_delivery::Entity>(&app.db().await).await,
         0
     );
 }

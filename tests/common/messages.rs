@@ -81,3 +81,42 @@ pub async fn recv_on_all(event_type: &str, clients: &mut [&mut Client]) -> Value
     }
     data
 }
+
+/// `reactor` adds `emoji` to `message`; every connection in `others` must hear the same
+/// `reaction.dispatch`. Returns its `data`.
+pub async fn react_to(
+    reactor: &mut Client,
+    message: &Value,
+    emoji: &str,
+    others: &mut [&mut Client],
+) -> Value {
+    reactor
+        .emit(
+            "message.react",
+            json!({"type": "add", "message_id": message["id"], "reaction_content": emoji}),
+        )
+        .await;
+    let frame = reactor.recv_dispatch("reaction.dispatch").await;
+    assert_eq!(recv_on_all("reaction.dispatch", others).await, frame);
+    frame
+}
+
+/// The `notification_type` of each pending notification of `room`, in order.
+pub fn pending_kinds(pending: &Value, room: Uuid) -> Vec<Value> {
+    pending[room.to_string()]
+        .as_array()
+        .unwrap_or_else(|| panic!("nothing pending for {room}: {pending}"))
+        .iter()
+        .map(|n| n["notification_type"].clone())
+        .collect()
+}
+
+/// How many rows the table of `E` holds.
+pub async fn rows<E>(db: &sea_orm::DatabaseConnection) -> u64
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    use sea_orm::PaginatorTrait;
+    E::find().count(db).await.expect("count rows")
+}
