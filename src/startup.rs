@@ -98,6 +98,13 @@ impl Application {
                 .route(&path, web::route().to(ws::endpoint))
                 .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
         })
+        // Replies are small frames sent back to back; Nagle's algorithm would hold each one
+        // behind the client's delayed ACK of the previous (~40 ms).
+        .tcp_nodelay(true)
+        // Close the TCP connection as soon as the close frame is flushed. Otherwise actix keeps
+        // reading ("lingering") up to this timeout, waiting for the client to close first, since
+        // a WebSocket's request body only ends with the connection.
+        .client_disconnect_timeout(std::time::Duration::ZERO)
         .disable_signals();
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);

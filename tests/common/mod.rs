@@ -7,8 +7,10 @@
 #![allow(dead_code)]
 
 pub mod messages;
+pub mod raw;
 pub mod rooms;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chatd::auth::{issue, NewToken};
@@ -17,6 +19,7 @@ use chatd::startup::BackgroundServer;
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -26,6 +29,11 @@ use uuid::Uuid;
 /// How long a test waits for an expected frame before failing (a hang guard, not a speed
 /// requirement).
 const FRAME_WAIT: Duration = Duration::from_secs(15);
+
+/// More than the kernel buffers between a test client and the server hold (the client's send
+/// buffer and the server's receive buffer, a few MiB each): a server that has taken this many
+/// bytes without refusing them is still reading.
+pub const REFUSAL_CAP: usize = 64 << 20;
 
 pub struct TestApp {
     pub port: u16,
@@ -230,6 +238,40 @@ impl Client {
         self.ws.send(message).await.expect("send");
     }
 
+    /// Writes `bytes` to the socket as they are, below the WebSocket framing: for hand-built
+    /// frames (`raw::client_frame`, `raw::frame_header`).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let socket = self.ws.get_mut();
+        tokio::time::timeout(FRAME_WAIT, async {
+            socket.write_all(bytes).await?;
+            socket.flush().await
+        })
+        .await
+        .expect("timed out writing: the server neither reads nor closes")
+    }
+
+    /// Keeps writing `chunk` until the server refuses more (a write fails because it closed the
+    /// connection), at most [`REFUSAL_CAP`] bytes. Returns the bytes written before the refusal,
+    /// or `None` when the cap was reached without one, i.e. the server kept reading.
+    pub async fn write_until_refused(&mut self, chunk: &[u8]) -> Option<usize> {
+        let mut written = 0;
+        while written < REFUSAL_CAP {
+            if self.write_raw(chunk).await.is_err() {
+                return Some(written);
+            }
+            written += chunk.len();
+        }
+        None
+    }
+
+    /// The client's end of the TCP connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        match self.ws.get_ref() {
+            MaybeTlsStream::Plain(tcp) => tcp.local_addr().expect("local address"),
+            _ => panic!("tests connect without TLS"),
+        }
+    }
+
     /// Sends `{"event_type": event_type, "data": data}`.
     pub async fn emit(&mut self, event_type: &str, data: Value) {
         self.send(serde_json::json!({"event_type": event_type, "data": data}))
@@ -280,6 +322,18 @@ impl Client {
             Err(close) => close,
             Ok(frame) => panic!("expected a close, got {frame}"),
         }
+    }
+
+    /// After its close frame, the server must end the TCP connection: the stream ends without
+    /// this client closing its side.
+    pub async fn recv_end(&mut self) {
+        let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+            .await
+            .expect("timed out waiting for the server to close the connection");
+        assert!(
+            next.is_none(),
+            "expected the end of the stream, got {next:?}"
+        );
     }
 
     /// Proves nothing else is queued for this connection: a heartbeat's answer must be the very
