@@ -6,7 +6,8 @@
 //! - [`startup`]: builds the application: database, actors, HTTP listener.
 //! - [`auth`]: token → identity; the only module that knows the token format.
 //! - [`protocol`]: the wire format as plain data (client events, dispatches, error frames).
-//! - [`ws`]: the WebSocket endpoint and the per-connection `WsSession` actor.
+//! - [`ws`]: the WebSocket endpoint, the `FrameGuard` on its input, and the per-connection
+//!   `WsSession` actor.
 //! - [`events`]: what each client event does: validate, authorise, persist, dispatch.
 //! - [`rooms`]: one `RoomActor` per room (membership, fan-out) and their registry.
 //! - [`presence`]: user → live connections, for user-addressed frames and fan-out.

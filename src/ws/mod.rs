@@ -1,6 +1,7 @@
 //! `GET /messaging/`: authenticate, then hand the socket to a session actor. The only code
 //! that touches actix-web-actors (deprecated upstream, so it stays boxed in here).
 
+mod frame_guard;
 mod session;
 
 use actix::{Actor, ActorContext, StreamHandler};
@@ -9,6 +10,7 @@ use actix_web_actors::ws;
 
 use crate::app::AppState;
 use crate::{auth, store};
+use frame_guard::FrameGuard;
 
 pub use session::WsSession;
 
@@ -24,6 +26,8 @@ pub async fn endpoint(
         return Ok(HttpResponse::BadRequest().body("this endpoint only speaks WebSocket\n"));
     }
     let max_frame = app.settings.limits.max_frame_bytes;
+    // Every byte from the client passes the guard before the codec buffers it.
+    let (stream, verdict) = FrameGuard::new(stream, max_frame);
     let token = first_query_value(&req, "token");
     let identity = match auth::authenticate(&app.settings.auth, token.as_deref()) {
         Ok(identity) => identity,
@@ -41,7 +45,7 @@ pub async fn endpoint(
             return Ok(HttpResponse::ServiceUnavailable().finish());
         }
     };
-    let session = WsSession::new(app.into_inner(), user);
+    let session = WsSession::new(app.into_inner(), user, verdict);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(max_frame)
         .start()

@@ -1,7 +1,8 @@
 //! `WsSession`: one actor per connection. It owns the socket: decodes frames into events,
 //! runs them one at a time (all frames of one event go out before the next is read), and
 //! writes what the rest of the system sends it. It closes idle connections (4008), oversized
-//! frames (1009) and connections that stop reading (1013).
+//! frames (1009, found by the `FrameGuard`), text that is not UTF-8 (1007) and connections
+//! that stop reading (1013).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use bytestring::ByteString;
 use entity::user;
 use uuid::Uuid;
 
+use super::frame_guard::{Verdict, Violation};
 use crate::app::AppState;
 use crate::events::{self, Caller};
 use crate::notifications::PendingFrame;
@@ -26,14 +28,17 @@ pub struct WsSession {
     caller: Caller,
     /// When the client last sent a frame of any kind.
     last_heard: Instant,
-    /// A fragmented text message being reassembled (bounded by `limits.max_frame_bytes`).
+    /// A fragmented text message being reassembled. The `FrameGuard` ends the stream before
+    /// it outgrows `limits.max_frame_bytes`.
     fragments: Option<Vec<u8>>,
+    /// Why the `FrameGuard` ended the client's stream, if it did.
+    verdict: Verdict,
     /// Becomes true once the session row is written, so that its removal never overtakes it.
     row_written: tokio::sync::watch::Receiver<bool>,
 }
 
 impl WsSession {
-    pub fn new(app: Arc<AppState>, user: user::Model) -> Self {
+    pub fn new(app: Arc<AppState>, user: user::Model, verdict: Verdict) -> Self {
         WsSession {
             app,
             caller: Caller {
@@ -42,6 +47,7 @@ impl WsSession {
             },
             last_heard: Instant::now(),
             fragments: None,
+            verdict,
             row_written: tokio::sync::watch::channel(false).1,
         }
     }
@@ -87,7 +93,6 @@ impl WsSession {
     }
 
     fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
-        let max = self.app.settings.limits.max_frame_bytes;
         let (first, last, bytes) = match item {
             actix_http::ws::Item::FirstText(b) => (true, false, b),
             actix_http::ws::Item::FirstBinary(_) => {
@@ -107,19 +112,20 @@ impl WsSession {
             // The rest of a binary message, or a continuation without a start.
             return;
         };
-        if buf.len() + bytes.len() > max {
-            return Self::close(ctx, ws::CloseCode::Size, "Message too big");
-        }
         buf.extend_from_slice(&bytes);
         if last {
             let buf = self.fragments.take().unwrap_or_default();
             match String::from_utf8(buf) {
                 Ok(text) => self.on_text(&text, ctx),
-                Err(_) => Self::reply_error(
-                    ctx,
-                    &ChatError::InvalidFrame("text is not valid UTF-8".into()),
-                ),
+                Err(_) => Self::close_for(ctx, Violation::InvalidUtf8),
             }
+        }
+    }
+
+    fn close_for(ctx: &mut ws::WebsocketContext<Self>, violation: Violation) {
+        match violation {
+            Violation::TooBig => Self::close(ctx, ws::CloseCode::Size, "Message too big"),
+            Violation::InvalidUtf8 => Self::close(ctx, ws::CloseCode::Invalid, "Invalid UTF-8"),
         }
     }
 }
@@ -211,13 +217,19 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Err(ws::ProtocolError::Overflow) => {
-                Self::close(ctx, ws::CloseCode::Size, "Message too big")
-            }
+            Err(ws::ProtocolError::Overflow) => Self::close_for(ctx, Violation::TooBig),
             Err(e) => {
                 log::debug!("protocol error on {}: {e}", self.caller.connection_id);
                 Self::close(ctx, ws::CloseCode::Protocol, "Protocol error");
             }
+        }
+    }
+
+    /// The client's stream ended: it went away, or the `FrameGuard` stopped reading it.
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        match self.verdict.get() {
+            Some(violation) => Self::close_for(ctx, violation),
+            None => ctx.stop(),
         }
     }
 }
