@@ -77,7 +77,8 @@ pub struct AuthSettings {
 pub struct SessionSettings {
     /// Seconds of client silence before the connection is closed with 4008.
     pub inactivity_threshold: f64,
-    /// Seconds between idle checks.
+    /// Seconds between idle checks; 0 = derived from the threshold (see
+    /// [`Settings::idle_check_interval`]).
     pub idle_check_interval: f64,
 }
 
@@ -194,17 +195,20 @@ impl Settings {
                 "sessions.inactivity_threshold",
                 self.sessions.inactivity_threshold,
             ),
-            (
-                "sessions.idle_check_interval",
-                self.sessions.idle_check_interval,
-            ),
             ("rooms.actor_idle_timeout", self.rooms.actor_idle_timeout),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
                 return invalid(key, "must be a positive number of seconds");
             }
         }
-        if self.sessions.idle_check_interval > self.sessions.inactivity_threshold {
+        let interval = self.sessions.idle_check_interval;
+        if !(interval.is_finite() && interval >= 0.0) {
+            return invalid(
+                "sessions.idle_check_interval",
+                "must be 0 (derived) or a positive number of seconds",
+            );
+        }
+        if interval > self.sessions.inactivity_threshold {
             return invalid(
                 "sessions.idle_check_interval",
                 "must not exceed sessions.inactivity_threshold",
@@ -248,8 +252,16 @@ impl Settings {
         Duration::from_secs_f64(self.sessions.inactivity_threshold)
     }
 
+    /// The setting, or when it is 0 a twelfth of the threshold: a silent connection is closed
+    /// at most that much after its threshold (5 s for the default 60 s), and a short threshold
+    /// needs no interval of its own.
     pub fn idle_check_interval(&self) -> Duration {
-        Duration::from_secs_f64(self.sessions.idle_check_interval)
+        let explicit = self.sessions.idle_check_interval;
+        if explicit > 0.0 {
+            Duration::from_secs_f64(explicit)
+        } else {
+            Duration::from_secs_f64(self.sessions.inactivity_threshold / 12.0)
+        }
     }
 
     pub fn room_actor_idle_timeout(&self) -> Duration {
@@ -317,6 +329,37 @@ mod tests {
         let s = Settings::load_with(None, &[]).expect("defaults load");
         assert_eq!(s.server.websocket_path, "/messaging/");
         assert_eq!(s.sessions.inactivity_threshold, 60.0);
+    }
+
+    #[test]
+    fn the_idle_check_interval_is_derived_from_the_threshold_unless_set() {
+        let interval = |overrides: &[(&str, &str)]| {
+            Settings::load_with(None, overrides)
+                .map(|s| s.idle_check_interval())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(interval(&[]), Ok(Duration::from_secs(5)));
+        assert_eq!(
+            interval(&[("sessions.inactivity_threshold", "1.2")]),
+            Ok(Duration::from_millis(100))
+        );
+        assert_eq!(
+            interval(&[
+                ("sessions.inactivity_threshold", "1"),
+                ("sessions.idle_check_interval", "0.5")
+            ]),
+            Ok(Duration::from_millis(500))
+        );
+        let too_long = interval(&[
+            ("sessions.inactivity_threshold", "1"),
+            ("sessions.idle_check_interval", "2"),
+        ]);
+        assert!(
+            too_long
+                .unwrap_err()
+                .contains("sessions.idle_check_interval"),
+            "an explicit interval longer than the threshold is refused"
+        );
     }
 
     #[test]

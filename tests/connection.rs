@@ -263,6 +263,17 @@ async fn an_idle_connection_is_closed_with_4008() {
 }
 
 #[tokio::test]
+async fn a_threshold_below_five_seconds_needs_no_check_interval_of_its_own() {
+    // The check interval is derived from the threshold unless set (docs/configuration.md).
+    let app = spawn_app_with(&[("sessions.inactivity_threshold", "1")]).await;
+    let mut client = app.user(1).await;
+    assert_eq!(
+        client.recv_close().await,
+        (4008, "Session expired".to_string())
+    );
+}
+
+#[tokio::test]
 async fn a_connection_that_heartbeats_is_not_closed_for_idleness() {
     // Wide margins: heartbeats every 250 ms against a 3 s threshold, for longer than the
     // threshold, so a loaded machine cannot make this flaky.
