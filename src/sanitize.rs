@@ -13,6 +13,12 @@ mod reserialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
+/// The most one character grows when sanitised content is serialised: `"` in an attribute
+/// value is written `&quot;`, six characters for one (`&` becomes `&amp;`, five). Crafted
+/// markup can grow more (the HTML parser re-opens unclosed formatting elements), which is why
+/// new and edited messages are refused beyond this (`events::messages::content`).
+pub const MAX_ESCAPE_GROWTH: usize = 6;
+
 /// Content that has been through the sanitiser; the only way to build one is [`sanitize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafeHtml(String);

@@ -6,8 +6,8 @@ mod common;
 
 use chatd::store::messages::find_many;
 use common::messages::{
-    alice_and_bob, history, history_ids, keys, not_a_uuid, react_to, recv_on_all, rows, send_to,
-    send_with,
+    alice_and_bob, crafted_markup, history, history_ids, keys, not_a_uuid, overgrown, react_to,
+    recv_on_all, rows, send_to, send_with,
 };
 use common::rooms::{denied, error, internal, not_found, rule};
 use common::{create_one_to_one, spawn_app, spawn_app_with, user_json};
@@ -62,6 +62,26 @@ async fn an_edit_reaches_every_device_in_the_room_whole_and_marked_edited() {
     assert_eq!(list[0]["last_message"], *message);
     let answer = history(&mut bob, room, None).await;
     assert_eq!(answer["data"]["messages"], json!([message]));
+}
+
+#[tokio::test]
+async fn an_edit_that_sanitising_grows_beyond_six_times_the_limit_is_refused() {
+    // The bound on stored content holds for edits as for new messages (docs/protocol-notes.md).
+    let app = spawn_app_with(&[("limits.max_content_chars", "1000")]).await;
+    let (mut alice, mut bob, room) = alice_and_bob(&app).await;
+    let original = send_to(&mut alice, room, "hello", &mut [&mut bob]).await;
+
+    alice
+        .emit(
+            "message.modify",
+            json!({"action": "update", "message_id": original["id"],
+                   "extra_fields": {"content": crafted_markup(1000)}}),
+        )
+        .await;
+    assert_eq!(alice.recv().await, overgrown(6000));
+    bob.assert_nothing_pending().await;
+    let answer = history(&mut bob, room, None).await;
+    assert_eq!(answer["data"]["messages"], json!([original]));
 }
 
 #[tokio::test]

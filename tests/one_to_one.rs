@@ -3,10 +3,13 @@
 
 mod common;
 
+use common::messages::{alice_and_bob, crafted_markup, overgrown};
+use common::rooms::field;
 use common::{
     assert_timestamp, assert_uuid, create_one_to_one, normalize_times, send_message, spawn_app,
-    user_json,
+    spawn_app_with, user_json,
 };
+use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -375,6 +378,62 @@ async fn content_is_sanitised_and_validated() {
         );
     }
     bob.assert_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn the_content_limit_counts_input_characters_and_escaping_grows_what_is_stored() {
+    // DECISIONS 30 limits the trimmed input; sanitising may then grow it (docs/protocol-notes.md
+    // states the bound): `&` is stored as `&amp;`.
+    let app = spawn_app().await;
+    let (mut alice, mut bob, room) = alice_and_bob(&app).await;
+
+    let sent = send_message(&mut alice, room, &"&".repeat(10_000)).await;
+    assert_eq!(sent["content"], "&amp;".repeat(10_000));
+    bob.recv_dispatch("message.dispatch").await;
+    let id = assert_uuid(&sent["id"]);
+    let stored = entity::message::Entity::find_by_id(id)
+        .one(&app.db().await)
+        .await
+        .unwrap()
+        .expect("message stored");
+    assert_eq!(stored.content.chars().count(), 50_000);
+
+    alice
+        .emit(
+            "message.send",
+            json!({"room_id": room, "content": "&".repeat(10_001)}),
+        )
+        .await;
+    assert_eq!(
+        alice.recv().await,
+        field(
+            "content",
+            "Ensure this field has no more than 10000 characters."
+        )
+    );
+    bob.assert_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn markup_that_sanitising_grows_beyond_six_times_the_limit_is_refused_and_not_stored() {
+    let app = spawn_app_with(&[("limits.max_content_chars", "1000")]).await;
+    let (mut alice, mut bob, room) = alice_and_bob(&app).await;
+
+    // Sanitised, these 1000 characters would be about 100 000.
+    alice
+        .emit(
+            "message.send",
+            json!({"room_id": room, "content": crafted_markup(1000)}),
+        )
+        .await;
+    assert_eq!(alice.recv().await, overgrown(6000));
+    let stored = entity::message::Entity::find()
+        .all(&app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![]);
+    bob.assert_nothing_pending().await;
+    alice.assert_nothing_pending().await;
 }
 
 #[tokio::test]

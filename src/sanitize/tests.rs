@@ -1,7 +1,7 @@
 //! The sanitiser against its contract: messages.md §6 row by row, bleach 6.4's output beyond the
 //! table, and ammonia's safety on everything we rewrite.
 
-use super::{builder, sanitize, sanitize_markup};
+use super::{builder, sanitize, sanitize_markup, MAX_ESCAPE_GROWTH};
 
 /// messages.md §6, every row in the spec's order, input and output exactly as the spec writes
 /// them. The third column is the text the spec's output keeps from inside `<script>`/`<style>`,
@@ -526,4 +526,34 @@ fn ammonia_keeps_every_tag_and_attribute_we_write() {
             ours.as_str()
         );
     }
+}
+
+/// `MAX_ESCAPE_GROWTH` bounds what escaping does to any character, in text and in attribute
+/// values (quoted either way or not at all), and `"` in an attribute value reaches it.
+#[test]
+fn escaping_grows_a_character_at_most_max_escape_growth_fold() {
+    let n = 40;
+    for c in ['&', '<', '>', '"', '\'', '\u{A0}', '\u{FDD0}', '\u{7}', 'é'] {
+        let run: String = std::iter::repeat_n(c, n).collect();
+        for input in [
+            run.clone(),
+            format!("x{run}"),
+            format!("<a title=\"{run}\">x</a>"),
+            format!("<a title='{run}'>x</a>"),
+            format!("<a title=x{run}'>x</a>"),
+            format!("<a href='https://e.x/?q={run}'>x</a>"),
+        ] {
+            let out = sanitize(&input);
+            assert!(
+                out.as_str().chars().count() <= MAX_ESCAPE_GROWTH * input.chars().count(),
+                "{input:?} → {:?}",
+                out.as_str()
+            );
+        }
+    }
+    let quotes = "\"".repeat(n);
+    assert_eq!(
+        sanitize(&format!("<a title=x{quotes}'>x</a>")).as_str(),
+        format!("<a title=\"x{}'\">x</a>", "&quot;".repeat(n))
+    );
 }

@@ -7,6 +7,7 @@
 //! care: the room actor runs it.)
 
 mod acknowledged;
+mod content;
 mod gate;
 mod history;
 mod modify;

@@ -6,6 +6,7 @@
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
+use super::content::sanitized;
 use super::gate::{live_messages, still_live};
 use crate::app::AppState;
 use crate::events::Caller;
@@ -14,7 +15,6 @@ use crate::protocol::errors::{denied, ChatError};
 use crate::protocol::server::{event, routed, Frame, MessageEdited, MessagesDeleted};
 use crate::rooms::lease;
 use crate::rooms::room::Action;
-use crate::sanitize::sanitize;
 use crate::store::messages::Deletion;
 use crate::store::{self, StoreError};
 
@@ -76,7 +76,7 @@ async fn edit(app: &AppState, req: &MessageModify) -> Result<Frame, ChatError> {
         req.extra_fields.as_ref(),
         app.settings.limits.max_content_chars,
     )?;
-    let content = sanitize(&raw);
+    let content = sanitized(&raw, app.settings.limits.max_content_chars)?;
     if content.as_str().is_empty() {
         return Err(ChatError::rule(NO_EDIT_CONTENT));
     }

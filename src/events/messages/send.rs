@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use super::content::sanitized;
 use super::gate::{authorize, message_rights, target_room};
 use crate::app::AppState;
 use crate::events::Caller;
@@ -11,7 +12,7 @@ use crate::protocol::errors::ChatError;
 use crate::protocol::server::Frame;
 use crate::rooms::messages::Post;
 use crate::rooms::room::Action;
-use crate::sanitize::{sanitize, SafeHtml};
+use crate::sanitize::SafeHtml;
 use crate::store::messages::NewMessage;
 use crate::store::notifications::NotificationKind;
 use crate::store::{self, render::user_view};
@@ -80,9 +81,9 @@ pub async fn send(
     // 4. Media items last (§7.8 rows 13–14), all of them before anything is written.
     let media = parse_media(&body.media)?;
 
-    // 5. Store (durably), then tell the room.
+    // 5. Sanitise, store (durably), then tell the room.
     let content = if media.is_empty() {
-        sanitize(&body.content)
+        sanitized(&body.content, app.settings.limits.max_content_chars)?
     } else {
         SafeHtml::literal("Media Files")
     };
