@@ -11,6 +11,7 @@ mod m20261126_000005_add_room_last_message;
 mod m20261126_000006_create_message_details;
 mod m20261126_000007_create_notifications;
 mod m20261126_000008_create_sessions;
+mod m20261129_000009_add_membership_foreign_keys;
 mod m20261129_000010_index_message_history;
 mod util;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_message_details::Migration),
             Box::new(m20261126_000007_create_notifications::Migration),
             Box::new(m20261126_000008_create_sessions::Migration),
+            Box::new(m20261129_000009_add_membership_foreign_keys::Migration),
             Box::new(m20261129_000010_index_message_history::Migration),
         ]
     }

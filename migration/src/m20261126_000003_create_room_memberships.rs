@@ -15,54 +15,64 @@ fn room_and_user(table: &str) -> Vec<(ColumnDef, ForeignKeyCreateStatement)> {
     ]
 }
 
+/// The shape of `room_members` and `room_managers`, under `name`.
+pub(crate) fn role_table(name: &str) -> TableCreateStatement {
+    table_with(
+        name,
+        serial_id(),
+        room_and_user(name),
+        vec![col("created_at")
+            .timestamp_with_time_zone()
+            .not_null()
+            .to_owned()],
+    )
+}
+
+/// The shape of `room_permissions`, under `name`.
+pub(crate) fn permissions_table(name: &str) -> TableCreateStatement {
+    let mut perms = table_with(
+        name,
+        serial_id(),
+        room_and_user(name),
+        vec![col("permission").string_len(64).not_null().to_owned()],
+    );
+    perms.check(Expr::cust(
+        "permission IN ('can_add_new_participants', 'can_remove_participants', \
+         'can_add_new_subscribers', 'can_remove_subscribers', 'can_send_messages')",
+    ));
+    perms
+}
+
+/// The indexes of a role table (`room_members`, `room_managers`).
+pub(crate) fn role_indexes(name: &str) -> Vec<IndexCreateStatement> {
+    vec![
+        index(name, &["room_id", "user_id"], true),
+        index(name, &["user_id"], false),
+    ]
+}
+
+pub(crate) fn permissions_indexes() -> Vec<IndexCreateStatement> {
+    vec![
+        index(
+            "room_permissions",
+            &["room_id", "user_id", "permission"],
+            true,
+        ),
+        index("room_permissions", &["user_id"], false),
+    ]
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for name in ROLE_TABLES {
-            manager
-                .create_table(table_with(
-                    name,
-                    serial_id(),
-                    room_and_user(name),
-                    vec![col("created_at")
-                        .timestamp_with_time_zone()
-                        .not_null()
-                        .to_owned()],
-                ))
-                .await?;
-            create_indexes(
-                manager,
-                vec![
-                    index(name, &["room_id", "user_id"], true),
-                    index(name, &["user_id"], false),
-                ],
-            )
-            .await?;
+            manager.create_table(role_table(name)).await?;
+            create_indexes(manager, role_indexes(name)).await?;
         }
-
-        let mut perms = table_with(
-            "room_permissions",
-            serial_id(),
-            room_and_user("room_permissions"),
-            vec![col("permission").string_len(64).not_null().to_owned()],
-        );
-        perms.check(Expr::cust(
-            "permission IN ('can_add_new_participants', 'can_remove_participants', \
-             'can_add_new_subscribers', 'can_remove_subscribers', 'can_send_messages')",
-        ));
-        manager.create_table(perms).await?;
-        create_indexes(
-            manager,
-            vec![
-                index(
-                    "room_permissions",
-                    &["room_id", "user_id", "permission"],
-                    true,
-                ),
-                index("room_permissions", &["user_id"], false),
-            ],
-        )
-        .await
+        manager
+            .create_table(permissions_table("room_permissions"))
+            .await?;
+        create_indexes(manager, permissions_indexes()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
