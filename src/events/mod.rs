@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::protocol::client::ClientEvent;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{Frame, UserView};
+use crate::rooms::messages::{AddMembers, Join, Leave, Modify, RemoveMembers};
 use crate::store::render::user_view;
 
 /// The authenticated user behind a connection.
@@ -42,6 +43,26 @@ pub async fn handle(
         ClientEvent::RoomCreate(req) => rooms::create(&app, &caller, *req).await,
         ClientEvent::RoomList => rooms::list(&app, &caller).await,
         ClientEvent::RoomInfo { room_id } => rooms::info(&app, &caller, room_id).await,
+        ClientEvent::RoomJoin { room_id } => {
+            let user = caller.view();
+            rooms::change(&app, room_id, Join { user }).await
+        }
+        ClientEvent::RoomLeave { room_id } => {
+            let user = caller.view();
+            rooms::change(&app, room_id, Leave { user }).await
+        }
+        ClientEvent::RoomAddMembers { room_id, members } => {
+            let by = caller.view();
+            rooms::change(&app, room_id, AddMembers { by, members }).await
+        }
+        ClientEvent::RoomRemoveMembers { room_id, members } => {
+            let by = caller.view();
+            rooms::change(&app, room_id, RemoveMembers { by, members }).await
+        }
+        ClientEvent::RoomModify(request) => {
+            let by = caller.view();
+            rooms::change(&app, request.room_id, Modify { by, request }).await
+        }
         ClientEvent::MessageSend(req) => messages::send(&app, &caller, req).await,
         ClientEvent::MessageAcknowledged { message_ids } => {
             messages::acknowledged(app, caller, message_ids).await

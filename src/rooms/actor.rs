@@ -16,7 +16,9 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 use super::changes::{After, Audience, Dispatch, Outcome, Write, WriteError};
-use super::messages::{Authorize, Fanout, Lend, Post, Snapshot, Typing};
+use super::messages::{
+    AddMembers, Authorize, Fanout, Join, Leave, Lend, Modify, Post, RemoveMembers, Snapshot, Typing,
+};
 use super::registry::Registration;
 use super::room::{Action, Room};
 use crate::presence::Deliver;
@@ -108,6 +110,9 @@ impl RoomActor {
                         .to_users(&mut room.members.iter().copied(), &dispatch.frame);
                 }
             }
+            Audience::Users(users) => self
+                .delivery
+                .to_users(&mut users.into_iter(), &dispatch.frame),
         }
     }
 
@@ -272,3 +277,18 @@ impl Handler<Typing> for RoomActor {
         Ok(())
     }
 }
+
+/// The membership, role, lock and delete changes: each is a [`Write`] run by [`RoomActor::run`].
+macro_rules! changes {
+    ($($msg:ty),*) => {$(
+        impl Handler<$msg> for RoomActor {
+            type Result = AtomicResponse<Self, Result<(), ChatError>>;
+
+            fn handle(&mut self, msg: $msg, _ctx: &mut Self::Context) -> Self::Result {
+                self.run(msg)
+            }
+        }
+    )*};
+}
+
+changes!(Join, Leave, AddMembers, RemoveMembers, Modify);

@@ -1,13 +1,14 @@
 //! What a `RoomActor` is asked. Every answer comes from the room's current state, so a check
 //! and what follows it in the same handler cannot be overtaken by a membership change.
 //!
-//! Changes (today `Post`) are handled one at a time per room: checked against the state,
-//! written in one transaction, applied to the state after the commit, then fanned out
-//! (`src/rooms/changes/`).
+//! The changes (`Post`, `Join`, `Leave`, `AddMembers`, `RemoveMembers`, `Modify`) are each
+//! handled one at a time per room: checked against the state, written in one transaction,
+//! applied to the state after the commit, then fanned out (`src/rooms/changes/`).
 
 use actix::prelude::*;
 
 use super::room::{Action, Room};
+use crate::protocol::client::RoomModify;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{Frame, MessageView, UserView};
 use crate::store::messages::NewMessage;
@@ -66,4 +67,44 @@ pub struct LendTerms {
 pub struct Typing {
     pub user_id: i64,
     pub frame: Frame,
+}
+
+/// `room.join` (rooms.md §9).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Join {
+    pub user: UserView,
+}
+
+/// `room.leave` (rooms.md §10).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Leave {
+    pub user: UserView,
+}
+
+/// `room.add_members` (rooms.md §11). `members` as decoded: its errors are reported after
+/// the gate.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct AddMembers {
+    pub by: UserView,
+    pub members: Result<Vec<Option<i64>>, ChatError>,
+}
+
+/// `room.remove_members` (rooms.md §12).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct RemoveMembers {
+    pub by: UserView,
+    pub members: Result<Vec<Option<i64>>, ChatError>,
+}
+
+/// `room.modify`, any of its eight actions (rooms.md §12A); validated after the gate against
+/// the room's type.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Modify {
+    pub by: UserView,
+    pub request: RoomModify,
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{notification, notification_recipient, room};
+use entity::{message, notification, notification_recipient, room};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -140,4 +140,38 @@ pub async fn pending_for<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|r| by_room.remove(&r.id).map(|items| (r.id, items)))
         .collect())
+}
+
+/// `users` are no longer owed any notification about messages of `room_id` (they left or were
+/// removed: DECISIONS 26); notifications nobody is owed any more are deleted.
+pub async fn drop_for_room<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    users: &[i64],
+) -> Result<(), StoreError> {
+    let messages_of_room = Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::RoomId.eq(room_id))
+        .to_owned();
+    let of_room = Query::select()
+        .column(notification::Column::Id)
+        .from(notification::Entity)
+        .and_where(notification::Column::MessageId.in_subquery(messages_of_room))
+        .to_owned();
+    notification_recipient::Entity::delete_many()
+        .filter(notification_recipient::Column::UserId.is_in(users.iter().copied()))
+        .filter(notification_recipient::Column::NotificationId.in_subquery(of_room.clone()))
+        .exec(txn)
+        .await?;
+    let still_owed = Query::select()
+        .column(notification_recipient::Column::NotificationId)
+        .from(notification_recipient::Entity)
+        .to_owned();
+    notification::Entity::delete_many()
+        .filter(notification::Column::Id.in_subquery(of_room))
+        .filter(notification::Column::Id.not_in_subquery(still_owed))
+        .exec(txn)
+        .await?;
+    Ok(())
 }

@@ -8,15 +8,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use entity::{room, room_manager, room_member, room_permission};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ActiveValue::Unchanged, ColumnTrait, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::render::{message_views, user_or_placeholder, user_view};
-use super::{now, users, StoreError};
-use crate::protocol::client::Profile;
+use super::{notifications, now, users, StoreError};
+use crate::protocol::client::{Profile, RoomUpdate};
 use crate::protocol::server::{
     ChannelDetail, ChannelEntry, GroupDetail, GroupEntry, LastMessage, OneToOneDetail,
     OneToOneEntry, PropertyView, RoomDetail, RoomListEntry, UserView,
@@ -230,6 +230,26 @@ pub async fn admit<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Takes `users` out of the room. Their admin/moderator rows and object permissions go with
+/// the membership (composite foreign keys, `ON DELETE CASCADE`), and so do their pending
+/// notifications about the room's messages (DECISIONS 26).
+pub async fn remove<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    users: &[i64],
+) -> Result<(), StoreError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    notifications::drop_for_room(txn, room_id, users).await?;
+    room_member::Entity::delete_many()
+        .filter(room_member::Column::RoomId.eq(room_id))
+        .filter(room_member::Column::UserId.is_in(users.iter().copied()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// `users` become admins (GroupChat) / moderators (Channel) of `room`, with the role's
 /// permissions.
 pub async fn promote<C: ConnectionTrait>(
@@ -318,6 +338,51 @@ pub async fn revoke<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// `room.modify` `update`: applies what is given and refreshes `updated_at` even when nothing
+/// else changes (rooms.md §12A.3). Returns the row as it is now, or `None` when the room is
+/// gone.
+pub async fn update<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    update: &RoomUpdate,
+) -> Result<Option<room::Model>, StoreError> {
+    let mut row = room::ActiveModel {
+        id: Unchanged(room_id),
+        updated_at: Set(now()),
+        ..Default::default()
+    };
+    if let Some(name) = &update.name {
+        row.name = Set(Some(name.clone()));
+    }
+    if let Some(description) = &update.description {
+        row.description = Set(Some(description.clone()));
+    }
+    if let Some(avatar) = &update.avatar {
+        row.avatar = Set(Some(avatar.clone()));
+    }
+    if let Some(locked) = update.group_locked {
+        row.group_locked = Set(locked);
+    }
+    if let Some(approval) = update.join_approval_required {
+        row.join_approval_required = Set(approval);
+    }
+    if let Some(public) = update.is_public {
+        row.is_public = Set(public);
+    }
+    if let Some(preferences) = &update.preferences {
+        row.preferences = Set(preferences.clone());
+    }
+    let changed = room::Entity::update_many()
+        .set(row)
+        .filter(room::Column::Id.eq(room_id))
+        .exec(txn)
+        .await?;
+    if changed.rows_affected == 0 {
+        return Ok(None);
+    }
+    find(txn, room_id).await
 }
 
 /// Deletes a room with everything in it (messages, memberships, roles, permissions,

@@ -20,7 +20,10 @@ pub use messages::{
     MessageModify, MessageReact, MessageRead, MessageSend, ModifyAction, PageRequest,
     ReactionChange, RoomMessages, SendBody, SendTarget, NO_EDIT_CONTENT,
 };
-pub use rooms::{python_repr, MemberRef, Profile, RoomCreate};
+pub use rooms::{
+    member_list, python_repr, MemberRef, Profile, RoomCreate, RoomModify, RoomModifyAction,
+    RoomUpdate,
+};
 
 /// The client events this server implements. The reference's other event names answer
 /// `{"error": "invalid event type"}` until they are implemented (docs/protocol-notes.md).
@@ -29,9 +32,29 @@ pub enum ClientEvent {
     SessionHeartbeat,
     RoomCreate(Box<RoomCreate>),
     RoomList,
-    RoomInfo { room_id: Uuid },
+    RoomInfo {
+        room_id: Uuid,
+    },
+    RoomJoin {
+        room_id: Uuid,
+    },
+    RoomLeave {
+        room_id: Uuid,
+    },
+    /// `members` is checked after the gate.
+    RoomAddMembers {
+        room_id: Uuid,
+        members: Result<Vec<Option<i64>>, ChatError>,
+    },
+    RoomRemoveMembers {
+        room_id: Uuid,
+        members: Result<Vec<Option<i64>>, ChatError>,
+    },
+    RoomModify(RoomModify),
     MessageSend(MessageSend),
-    MessageAcknowledged { message_ids: Vec<Uuid> },
+    MessageAcknowledged {
+        message_ids: Vec<Uuid>,
+    },
     MessageModify(MessageModify),
     MessageReact(MessageReact),
     MessageRead(MessageRead),
@@ -62,6 +85,27 @@ impl ClientEvent {
                 let room_id = fields::checked_room_id(&data)?;
                 Ok(ClientEvent::RoomInfo { room_id })
             }
+            "room.join" => {
+                let data = fields::object(data)?;
+                let room_id = rooms::unchecked_room_id(&data)?;
+                Ok(ClientEvent::RoomJoin { room_id })
+            }
+            "room.leave" => {
+                let data = fields::object(data)?;
+                let room_id = fields::checked_room_id(&data)?;
+                Ok(ClientEvent::RoomLeave { room_id })
+            }
+            "room.add_members" | "room.remove_members" => {
+                let data = fields::object(data)?;
+                let room_id = fields::checked_room_id(&data)?;
+                let members = member_list(data.get("members"));
+                Ok(if event_type == "room.add_members" {
+                    ClientEvent::RoomAddMembers { room_id, members }
+                } else {
+                    ClientEvent::RoomRemoveMembers { room_id, members }
+                })
+            }
+            "room.modify" => RoomModify::decode(data).map(ClientEvent::RoomModify),
             "message.send" => MessageSend::decode(data).map(ClientEvent::MessageSend),
             "message.acknowledged" => {
                 let data = fields::object(data)?;
