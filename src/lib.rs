@@ -9,7 +9,8 @@
 //! - [`ws`]: the WebSocket endpoint, the `FrameGuard` on its input, and the per-connection
 //!   `WsSession` actor.
 //! - [`events`]: what each client event does: validate, authorise, persist, dispatch.
-//! - [`rooms`]: one `RoomActor` per room (membership, fan-out) and their registry.
+//! - [`rooms`]: the `Room` type and its authorisation table, one `RoomActor` per room (its
+//!   membership, roles, lock, every change to it, fan-out) and their registry.
 //! - [`presence`]: user → live connections, for user-addressed frames and fan-out.
 //! - [`notifications`]: the `NotificationActor`, replaying pending notifications on connect.
 //! - [`sanitize`]: the one HTML sanitiser for message content.

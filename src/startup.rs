@@ -2,7 +2,7 @@
 //! the tests both go through [`Application::build`].
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use actix::prelude::*;
 use actix_web::dev::{Server, ServerHandle};
@@ -33,6 +33,7 @@ pub enum StartupError {
 pub struct Application {
     server: Server,
     port: u16,
+    state: Arc<AppState>,
     /// Runs the room and notification actors, apart from the HTTP workers.
     actors: Arbiter,
 }
@@ -90,7 +91,7 @@ impl Application {
                 source,
             })?
             .port();
-        let data = web::Data::from(state);
+        let data = web::Data::from(state.clone());
         let path = settings.server.websocket_path.clone();
         let mut server = HttpServer::new(move || {
             App::new()
@@ -116,6 +117,7 @@ impl Application {
         Ok(Application {
             server,
             port,
+            state,
             actors,
         })
     }
@@ -127,6 +129,12 @@ impl Application {
 
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// What every connection shares (for tools and tests that observe the running server,
+    /// e.g. the number of live room actors).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
     }
 
     /// Serves until the server is stopped through its [`ServerHandle`].
@@ -142,6 +150,8 @@ impl Application {
 pub struct BackgroundServer {
     pub port: u16,
     handle: ServerHandle,
+    /// Weak, so that nothing of the server outlives it on the caller's thread.
+    state: Weak<AppState>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -153,7 +163,8 @@ impl BackgroundServer {
             actix_web::rt::System::new().block_on(async move {
                 match Application::build(settings).await {
                     Ok(app) => {
-                        let _ = tx.send(Ok((app.port(), app.handle())));
+                        let state = Arc::downgrade(&app.state());
+                        let _ = tx.send(Ok((app.port(), app.handle(), state)));
                         let _ = app.run().await;
                     }
                     Err(e) => {
@@ -162,14 +173,20 @@ impl BackgroundServer {
                 }
             });
         });
-        let (port, handle) = rx
+        let (port, handle, state) = rx
             .recv()
             .map_err(|_| "server thread ended before starting".to_string())??;
         Ok(BackgroundServer {
             port,
             handle,
+            state,
             thread: Some(thread),
         })
+    }
+
+    /// The running server's shared state; `None` once it has stopped.
+    pub fn state(&self) -> Option<Arc<AppState>> {
+        self.state.upgrade()
     }
 }
 

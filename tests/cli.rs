@@ -4,7 +4,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{create_one_to_one, send_message, spawn_app};
+use common::rooms::{create_group, not_found};
+use common::{create_one_to_one, send_message, spawn_app, user_json};
 use serde_json::json;
 
 fn chatd(database_url: &str, args: &[&str]) -> std::process::Output {
@@ -120,6 +121,57 @@ async fn deleting_a_user_deletes_their_one_to_one_chats() {
         )
         .await;
     assert_eq!(alice.recv().await, not_found);
+}
+
+#[tokio::test]
+async fn a_group_deleted_with_its_creator_is_noticed_by_the_running_server() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob] = app.users([1, 2]).await;
+    let group = create_group(&mut alice, &[2], &mut [&mut bob]).await;
+    send_message(&mut bob, group, "hello").await;
+    alice.recv_dispatch("message.dispatch").await;
+    assert_eq!(app.live_room_actors(), 1);
+    alice.close().await;
+
+    // Another process deletes the creator, and with them the group.
+    let out = chatd(&app.settings.database.url, &["users", "delete", "1"]);
+    assert!(out.status.success());
+
+    // The first write finds the room gone: 4004, and the room's actor leaves the registry.
+    bob.refused(
+        "message.send",
+        json!({"room_id": group, "content": "anyone?"}),
+        not_found(),
+    )
+    .await;
+    assert_eq!(app.live_room_actors(), 0);
+    bob.refused("room.info", json!({"room_id": group}), not_found())
+        .await;
+    bob.emit("room.list", json!({})).await;
+    assert_eq!(bob.recv_dispatch("roomlist.dispatch").await, json!([]));
+}
+
+#[tokio::test]
+async fn a_member_deleted_by_another_process_does_not_break_a_running_room() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let group = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
+    send_message(&mut carol, group, "bye").await;
+    alice.recv_dispatch("message.dispatch").await;
+    bob.recv_dispatch("message.dispatch").await;
+    carol.close().await;
+
+    let out = chatd(&app.settings.database.url, &["users", "delete", "3"]);
+    assert!(out.status.success());
+
+    // The actor still counts carol as a member; its write meets her deleted row, reloads the
+    // room and succeeds without her.
+    let post = send_message(&mut alice, group, "still here").await;
+    assert_eq!(bob.recv_dispatch("message.dispatch").await, post);
+    alice.emit("room.info", json!({"room_id": group})).await;
+    let info = alice.recv_dispatch("roominfo.dispatch").await;
+    assert_eq!(info["participants"], json!([user_json(1), user_json(2)]));
+    bob.assert_nothing_pending().await;
 }
 
 #[tokio::test]

@@ -205,6 +205,14 @@ impl TestApp {
         client
     }
 
+    /// How many room actors the server has running right now.
+    pub fn live_room_actors(&self) -> usize {
+        self.server
+            .as_ref()
+            .and_then(|s| s.state())
+            .map_or(0, |state| state.rooms.live())
+    }
+
     /// A database connection of the test's own, for checking what the server stored.
     pub async fn db(&self) -> DatabaseConnection {
         chatd::store::connect(&self.settings.database)

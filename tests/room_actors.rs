@@ -1,0 +1,154 @@
+//! The room actors' lifecycle: retired when idle and reloaded from the database with the
+//! same members, roles and lock; stopped when their room is deleted.
+
+mod common;
+
+use std::time::Duration;
+
+use common::rooms::{create_channel, create_group, denied, texts};
+use common::{send_message, spawn_app, spawn_app_with, Client, TestApp};
+use entity::message;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{json, Value};
+
+/// Waits (bounded, as a hang guard) until the server runs `n` room actors.
+async fn until_live_actors(app: &TestApp, n: usize) {
+    for _ in 0..300 {
+        if app.live_room_actors() == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "expected {n} live room actors, found {}",
+        app.live_room_actors()
+    );
+}
+
+#[tokio::test]
+async fn a_retired_room_actor_comes_back_with_its_members_admins_and_lock() {
+    let app = spawn_app_with(&[("rooms.actor_idle_timeout", "0.2")]).await;
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let group = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
+    for (action, data) in [
+        ("add_admin", json!({"users": [2]})),
+        ("update", json!({"group_locked": true})),
+    ] {
+        alice
+            .emit(
+                "room.modify",
+                json!({"room_id": group, "action": action, "data": data}),
+            )
+            .await;
+        for c in [&mut alice, &mut bob, &mut carol] {
+            c.recv_dispatch("roomupdate.dispatch").await;
+        }
+    }
+    alice.emit("room.info", json!({"room_id": group})).await;
+    let before = alice.recv_dispatch("roominfo.dispatch").await;
+
+    until_live_actors(&app, 0).await;
+
+    // A fresh actor loads the room: the lock and the admin are still there.
+    carol
+        .refused(
+            "message.send",
+            json!({"room_id": group, "content": "let me"}),
+            denied(texts::SEND),
+        )
+        .await;
+    assert_eq!(app.live_room_actors(), 1);
+    let post = send_message(&mut bob, group, "admins may").await;
+    assert_eq!(alice.recv_dispatch("message.dispatch").await, post);
+    assert_eq!(carol.recv_dispatch("message.dispatch").await, post);
+    alice.emit("room.info", json!({"room_id": group})).await;
+    let after = alice.recv_dispatch("roominfo.dispatch").await;
+    assert_eq!(after["participants"], before["participants"]);
+    assert_eq!(after["admins"], before["admins"]);
+    assert_eq!(after["group_locked"], true);
+}
+
+#[tokio::test]
+async fn a_deleted_room_stops_its_actor_however_it_was_deleted() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob] = app.users([1, 2]).await;
+
+    let group = create_group(&mut alice, &[2], &mut [&mut bob]).await;
+    assert_eq!(app.live_room_actors(), 1);
+    alice
+        .emit("room.modify", json!({"room_id": group, "action": "delete"}))
+        .await;
+    alice.recv_dispatch("roomdelete.dispatch").await;
+    bob.recv_dispatch("roomdelete.dispatch").await;
+    assert_eq!(app.live_room_actors(), 0);
+
+    let channel = create_channel(&mut alice, &[], false, &mut []).await;
+    assert_eq!(app.live_room_actors(), 1);
+    alice.emit("room.leave", json!({"room_id": channel})).await;
+    alice.recv_dispatch("roomdelete.dispatch").await;
+    assert_eq!(app.live_room_actors(), 0);
+
+    let group = create_group(&mut alice, &[2], &mut [&mut bob]).await;
+    alice
+        .emit(
+            "room.remove_members",
+            json!({"room_id": group, "members": [1, 2]}),
+        )
+        .await;
+    alice.recv_dispatch("roomdelete.dispatch").await;
+    bob.recv_dispatch("roomdelete.dispatch").await;
+    assert_eq!(app.live_room_actors(), 0);
+
+    // Asking about a deleted room starts nothing.
+    alice
+        .refused(
+            "room.info",
+            json!({"room_id": group}),
+            common::rooms::not_found(),
+        )
+        .await;
+    assert_eq!(app.live_room_actors(), 0);
+}
+
+#[tokio::test]
+async fn every_member_sees_a_rooms_messages_in_one_order_which_is_the_commit_order() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let group = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
+    const EACH: usize = 5;
+    let mut members = [alice, bob, carol];
+    // Everyone sends at once.
+    for i in 0..EACH {
+        for (n, m) in members.iter_mut().enumerate() {
+            m.emit(
+                "message.send",
+                json!({"room_id": group, "content": format!("{n}-{i}")}),
+            )
+            .await;
+        }
+    }
+    let mut seen: Vec<Vec<Value>> = Vec::new();
+    for m in members.iter_mut() {
+        seen.push(message_ids(m, EACH * 3).await);
+    }
+    assert!(seen.iter().all(|s| *s == seen[0]), "one order for everyone");
+    let stored: Vec<Value> = message::Entity::find()
+        .filter(message::Column::RoomId.eq(group))
+        .order_by_asc(message::Column::CreatedAt)
+        .all(&app.db().await)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| json!(m.id))
+        .collect();
+    assert_eq!(seen[0], stored);
+}
+
+/// The ids of the next `n` `message.dispatch` frames.
+async fn message_ids(client: &mut Client, n: usize) -> Vec<Value> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(client.recv_dispatch("message.dispatch").await["id"].clone());
+    }
+    ids
+}
