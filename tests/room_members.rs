@@ -43,6 +43,8 @@ async fn added_members_are_told_with_everyone_else_in_request_order() {
     let app = spawn_app().await;
     let [mut alice, mut bob, mut carol, mut dave, mut eve] = app.users([1, 2, 3, 4, 5]).await;
     let group = create_group(&mut alice, &[2], &mut [&mut bob]).await;
+    // Eve shares another room with alice: that does not make her an audience of this one.
+    create_group(&mut alice, &[5], &mut [&mut eve]).await;
 
     alice
         .emit(
