@@ -94,21 +94,17 @@ pub async fn create(
         txn.commit().await?;
         Ok::<_, StoreError>((row.id, detail))
     };
-    let (id, detail) = match created.await {
-        Ok(created) => created,
-        // Lost a race for the pair: the other creation won. Otherwise the client-chosen id
-        // was taken: 4005 (DECISIONS 15).
-        Err(StoreError::Constraint(_)) if pair.is_some() => {
-            let (a, b) = pair.unwrap_or_default();
-            if store::rooms::find_one_to_one(&app.db, a, b)
-                .await?
-                .is_some()
-            {
-                return Err(ChatError::rule(CHAT_EXISTS));
-            }
-            return Err(ChatError::Integrity);
+    let (id, detail) = match (created.await, pair) {
+        (Ok(created), _) => created,
+        // Lost a race for the pair: the other creation won. Otherwise a client-chosen id was
+        // taken, which the constraint's 4005 answers (DECISIONS 15).
+        (Err(StoreError::Constraint(e)), Some((a, b))) => {
+            return match store::rooms::find_one_to_one(&app.db, a, b).await? {
+                Some(_) => Err(ChatError::rule(CHAT_EXISTS)),
+                None => Err(StoreError::Constraint(e).into()),
+            };
         }
-        Err(e) => return Err(e.into()),
+        (Err(e), _) => return Err(e.into()),
     };
     // The new room's actor starts from what was just committed and tells every member.
     let frame = routed(event::ROOM_CREATE, &detail);
