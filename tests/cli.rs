@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::rooms::{create_group, not_found};
+use common::rooms::{create_group, create_room, not_found};
 use common::{create_one_to_one, send_message, spawn_app, user_json};
 use serde_json::json;
 
@@ -171,6 +171,31 @@ async fn a_member_deleted_by_another_process_does_not_break_a_running_room() {
     alice.emit("room.info", json!({"room_id": group})).await;
     let info = alice.recv_dispatch("roominfo.dispatch").await;
     assert_eq!(info["participants"], json!([user_json(1), user_json(2)]));
+    bob.assert_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn a_room_id_reused_after_an_outside_deletion_reaches_only_the_new_members() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob, mut carol, mut dave] = app.users([1, 2, 3, 4]).await;
+    let id = uuid::Uuid::new_v4();
+    create_room(
+        &mut alice,
+        json!({"type": "GroupChat", "name": "Old", "participants": [2], "id": id}),
+        &mut [&mut bob],
+    )
+    .await;
+    alice.close().await;
+    let out = chatd(&app.settings.database.url, &["users", "delete", "1"]);
+    assert!(out.status.success());
+
+    // Nothing has told the running server; a new room takes the same id.
+    create_room(
+        &mut carol,
+        json!({"type": "GroupChat", "name": "New", "participants": [4], "id": id}),
+        &mut [&mut dave],
+    )
+    .await;
     bob.assert_nothing_pending().await;
 }
 

@@ -150,6 +150,14 @@ impl RoomRegistry {
         Err(ChatError::internal("room actor", "closed twice in a row"))
     }
 
+    /// Drops whatever actor is registered for `room_id`, so that the next call loads the room
+    /// afresh. A room just created has no past: an actor still registered under its id
+    /// belongs to a room deleted behind the server's back (`chatd users delete`) whose
+    /// client-chosen id was taken again, and must not answer for the new one.
+    pub fn forget(&self, room_id: Uuid) {
+        self.map().remove(&room_id);
+    }
+
     /// Retires every actor idle for longer than the timeout with no call in flight. Returns
     /// how many were retired.
     pub fn retire_idle(&self) -> usize {

@@ -107,6 +107,7 @@ pub async fn create(
         (Err(e), _) => return Err(e.into()),
     };
     // The new room's actor starts from what was just committed and tells every member.
+    app.rooms.forget(id);
     let frame = routed(event::ROOM_CREATE, &detail);
     app.rooms.call(id, Fanout { frame }).await?;
     Ok(None)
