@@ -175,6 +175,38 @@ async fn a_member_deleted_by_another_process_does_not_break_a_running_room() {
 }
 
 #[tokio::test]
+async fn a_member_deleted_by_another_process_who_comes_back_is_no_member_of_the_old_rooms() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let group = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
+    send_message(&mut bob, group, "hi").await;
+    alice.recv_dispatch("message.dispatch").await;
+    carol.recv_dispatch("message.dispatch").await;
+    bob.close().await;
+    let out = chatd(&app.settings.database.url, &["users", "delete", "2"]);
+    assert!(out.status.success());
+
+    // Bob's token still works: the server sees user 2 for the first time again. The running
+    // room must not count him in.
+    let mut bob = app.user(2).await;
+    bob.refused(
+        "room.info",
+        json!({"room_id": group}),
+        common::rooms::denied(common::rooms::texts::ACCESS_ROOM),
+    )
+    .await;
+    let post = send_message(&mut alice, group, "not for bob").await;
+    assert_eq!(carol.recv_dispatch("message.dispatch").await, post);
+    bob.assert_nothing_pending().await;
+    bob.refused(
+        "message.send",
+        json!({"room_id": group, "content": "back"}),
+        common::rooms::denied(common::rooms::texts::SEND),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_room_id_reused_after_an_outside_deletion_reaches_only_the_new_members() {
     let app = spawn_app().await;
     let [mut alice, mut bob, mut carol, mut dave] = app.users([1, 2, 3, 4]).await;

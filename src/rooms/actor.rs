@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use super::changes::{After, Audience, Dispatch, Outcome, Write, WriteError};
 use super::messages::{
-    AddMembers, Authorize, Fanout, Join, Leave, Lend, Modify, Post, RemoveMembers, Snapshot, Typing,
+    AddMembers, Authorize, Fanout, Join, Leave, Lend, Modify, Post, RemoveMembers, Snapshot,
+    Typing, UserCreated,
 };
 use super::registry::Registration;
 use super::room::{Action, Room};
@@ -222,6 +223,27 @@ impl Handler<Snapshot> for RoomActor {
 
     fn handle(&mut self, _msg: Snapshot, _ctx: &mut Self::Context) -> Self::Result {
         self.room().cloned()
+    }
+}
+
+impl Handler<UserCreated> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UserCreated, ctx: &mut Self::Context) {
+        let stale = self.room().is_ok_and(|room| {
+            room.is_member(msg.user_id)
+                || room.is_manager(msg.user_id)
+                || room.permissions.iter().any(|(u, _)| *u == msg.user_id)
+        });
+        if stale {
+            log::info!(
+                "room {}: user {} was deleted behind the server's back; reloading",
+                self.id,
+                msg.user_id
+            );
+            // Every later message waits for the reload.
+            self.load(ctx);
+        }
     }
 }
 

@@ -69,6 +69,14 @@ pub struct Typing {
     pub frame: Frame,
 }
 
+/// A user with this id was just created: if this room still counts them in (a user deleted
+/// behind the server's back who came back), reload the room before anything else.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct UserCreated {
+    pub user_id: i64,
+}
+
 /// `room.join` (rooms.md §9).
 #[derive(Message, Clone)]
 #[rtype(result = "Result<(), ChatError>")]

@@ -21,6 +21,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::actor::RoomActor;
+use super::messages::UserCreated;
 use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
 use crate::store;
@@ -148,6 +149,24 @@ impl RoomRegistry {
             }
         }
         Err(ChatError::internal("room actor", "closed twice in a row"))
+    }
+
+    /// A user row was just created. A user deleted behind the server's back (`chatd users
+    /// delete`) who connects again gets a new row, but a running actor may still count them
+    /// in; every running actor is told, and one that does reloads its room before it handles
+    /// anything else. Returns once every actor has queued that, so a session started after
+    /// this never sees the room's frames.
+    pub async fn user_created(&self, user_id: i64) {
+        let running: Vec<Addr<RoomActor>> = self
+            .map()
+            .values()
+            .filter(|e| e.addr.connected())
+            .map(|e| e.addr.clone())
+            .collect();
+        for addr in running {
+            // An actor that ended meanwhile has nothing to forget.
+            let _ = addr.send(UserCreated { user_id }).await;
+        }
     }
 
     /// Drops whatever actor is registered for `room_id`, so that the next call loads the room

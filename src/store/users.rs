@@ -11,11 +11,12 @@ use crate::auth::Identity;
 use crate::rooms::room::RoomKind;
 
 /// Creates the user on first sight; afterwards updates whichever profile claims the token
-/// carries. A user without a `username` claim is called `user<id>`.
+/// carries. A user without a `username` claim is called `user<id>`. Returns the user and
+/// whether this call created it.
 pub async fn upsert_from_identity<C: ConnectionTrait>(
     db: &C,
     who: &Identity,
-) -> Result<user::Model, StoreError> {
+) -> Result<(user::Model, bool), StoreError> {
     let existing = user::Entity::find_by_id(who.user_id).one(db).await?;
     let Some(existing) = existing else {
         let at = now();
@@ -32,11 +33,12 @@ pub async fn upsert_from_identity<C: ConnectionTrait>(
             updated_at: Set(at),
         };
         return match model.insert(db).await {
-            Ok(m) => Ok(m),
+            Ok(m) => Ok((m, true)),
             // Two first connections of one user raced; the other one inserted it.
             Err(e) if e.sql_err().is_some() => user::Entity::find_by_id(who.user_id)
                 .one(db)
                 .await?
+                .map(|m| (m, false))
                 .ok_or(StoreError::Db(e)),
             Err(e) => Err(e.into()),
         };
@@ -54,7 +56,7 @@ pub async fn upsert_from_identity<C: ConnectionTrait>(
         }
     }
     if changed == existing {
-        return Ok(existing);
+        return Ok((existing, false));
     }
     let mut active: user::ActiveModel = existing.into();
     active.username = Set(changed.username);
@@ -62,7 +64,7 @@ pub async fn upsert_from_identity<C: ConnectionTrait>(
     active.first_name = Set(changed.first_name);
     active.last_name = Set(changed.last_name);
     active.updated_at = Set(now());
-    Ok(active.update(db).await?)
+    Ok((active.update(db).await?, false))
 }
 
 pub async fn find_many<C: ConnectionTrait>(

@@ -39,7 +39,13 @@ pub async fn endpoint(
         }
     };
     let user = match store::users::upsert_from_identity(&app.db, &identity).await {
-        Ok(user) => user,
+        Ok((user, created)) => {
+            if created {
+                // Before the session can receive anything: see `RoomRegistry::user_created`.
+                app.rooms.user_created(user.id).await;
+            }
+            user
+        }
         Err(e) => {
             log::error!("cannot record user {}: {e}", identity.user_id);
             return Ok(HttpResponse::ServiceUnavailable().finish());
