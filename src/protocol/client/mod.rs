@@ -25,8 +25,8 @@ pub use rooms::{
     RoomUpdate,
 };
 
-/// The client events this server implements. The reference's other event names answer
-/// `{"error": "invalid event type"}` until they are implemented (docs/protocol-notes.md).
+/// The client events: all sixteen of the reference. Any other event name answers
+/// `{"error": "invalid event type"}`, as the reference does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     SessionHeartbeat,
