@@ -2,10 +2,7 @@
 //! edits, soft and hard deletion, reactions, read receipts, deliveries, and the history walk.
 //! Every write takes the caller's transaction.
 
-use entity::{
-    attachment, message, message_delivery, notification, notification_recipient, reaction,
-    read_receipt, room,
-};
+use entity::{attachment, message, message_delivery, notification, reaction, read_receipt, room};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -118,20 +115,7 @@ pub async fn acknowledge<C: ConnectionTrait>(
         .from(notification::Entity)
         .and_where(notification::Column::MessageId.is_in(message_ids.iter().copied()))
         .to_owned();
-    notification_recipient::Entity::delete_many()
-        .filter(notification_recipient::Column::UserId.eq(user_id))
-        .filter(notification_recipient::Column::NotificationId.in_subquery(of_these_messages))
-        .exec(txn)
-        .await?;
-    let still_owed = Query::select()
-        .column(notification_recipient::Column::NotificationId)
-        .from(notification_recipient::Entity)
-        .to_owned();
-    notification::Entity::delete_many()
-        .filter(notification::Column::MessageId.is_in(message_ids.iter().copied()))
-        .filter(notification::Column::Id.not_in_subquery(still_owed))
-        .exec(txn)
-        .await?;
+    notifications::release(txn, &[user_id], of_these_messages).await?;
     let at = now();
     message_delivery::Entity::insert_many(message_ids.iter().map(|m| {
         message_delivery::ActiveModel {

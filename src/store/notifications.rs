@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{message, notification, notification_recipient, room};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -142,8 +142,32 @@ pub async fn pending_for<C: ConnectionTrait>(
         .collect())
 }
 
+/// `users` are no longer owed the notifications `among` selects (a query of notification ids);
+/// those nobody is owed any more are deleted.
+pub async fn release<C: ConnectionTrait>(
+    txn: &C,
+    users: &[i64],
+    among: SelectStatement,
+) -> Result<(), StoreError> {
+    notification_recipient::Entity::delete_many()
+        .filter(notification_recipient::Column::UserId.is_in(users.iter().copied()))
+        .filter(notification_recipient::Column::NotificationId.in_subquery(among.clone()))
+        .exec(txn)
+        .await?;
+    let still_owed = Query::select()
+        .column(notification_recipient::Column::NotificationId)
+        .from(notification_recipient::Entity)
+        .to_owned();
+    notification::Entity::delete_many()
+        .filter(notification::Column::Id.in_subquery(among))
+        .filter(notification::Column::Id.not_in_subquery(still_owed))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// `users` are no longer owed any notification about messages of `room_id` (they left or were
-/// removed: DECISIONS 26); notifications nobody is owed any more are deleted.
+/// removed: DECISIONS 26).
 pub async fn drop_for_room<C: ConnectionTrait>(
     txn: &C,
     room_id: Uuid,
@@ -159,19 +183,5 @@ pub async fn drop_for_room<C: ConnectionTrait>(
         .from(notification::Entity)
         .and_where(notification::Column::MessageId.in_subquery(messages_of_room))
         .to_owned();
-    notification_recipient::Entity::delete_many()
-        .filter(notification_recipient::Column::UserId.is_in(users.iter().copied()))
-        .filter(notification_recipient::Column::NotificationId.in_subquery(of_room.clone()))
-        .exec(txn)
-        .await?;
-    let still_owed = Query::select()
-        .column(notification_recipient::Column::NotificationId)
-        .from(notification_recipient::Entity)
-        .to_owned();
-    notification::Entity::delete_many()
-        .filter(notification::Column::Id.in_subquery(of_room))
-        .filter(notification::Column::Id.not_in_subquery(still_owed))
-        .exec(txn)
-        .await?;
-    Ok(())
+    release(txn, users, of_room).await
 }
