@@ -280,3 +280,107 @@ async fn members_acting_at_once_are_all_heard_and_all_stored() {
     assert_eq!(last["reactions"].as_array().unwrap().len(), 5);
     assert_eq!(last["read_receipts"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn an_admin_who_is_not_the_creator_posts_in_a_locked_group() {
+    let app = spawn_app().await;
+    let [mut creator, mut admin, mut member] = app.users([1, 2, 3]).await;
+    let room = group(&mut creator, &[2, 3], &mut [&mut admin, &mut member], true).await;
+    creator
+        .emit(
+            "room.modify",
+            json!({"room_id": room, "action": "add_admin", "data": {"users": [2]}}),
+        )
+        .await;
+    recv_on_all(
+        "roomupdate.dispatch",
+        &mut [&mut creator, &mut admin, &mut member],
+    )
+    .await;
+
+    let sent = send_to(
+        &mut admin,
+        room,
+        "from the new admin",
+        &mut [&mut creator, &mut member],
+    )
+    .await;
+    assert_eq!(sent["sender"], user_json(2));
+    admin.emit("message.typing", json!({"room_id": room})).await;
+    assert_eq!(
+        recv_on_all("messagetyping.dispatch", &mut [&mut creator, &mut member]).await,
+        json!({"username": "user2", "room_id": room})
+    );
+    member
+        .refused(
+            "message.send",
+            json!({"room_id": room, "content": "and me?"}),
+            denied(texts::SEND),
+        )
+        .await;
+    admin.assert_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn a_member_who_left_can_no_longer_use_the_rooms_messages_nor_hear_them() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let room = group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol], false).await;
+    let own = send_to(&mut bob, room, "bob's own", &mut [&mut alice, &mut carol]).await;
+    let theirs = send_to(&mut alice, room, "alice's", &mut [&mut bob, &mut carol]).await;
+
+    bob.emit("room.leave", json!({"room_id": room})).await;
+    bob.recv_dispatch("roomexit.dispatch").await;
+    recv_on_all("roomremovemembers.dispatch", &mut [&mut alice, &mut carol]).await;
+
+    // Editing and deleting even their own message needs membership (messages.md §8.2 step 2).
+    bob.refused(
+        "message.modify",
+        json!({"action": "update", "message_id": own["id"],
+               "extra_fields": {"content": "changed"}}),
+        denied(ACCESS_MESSAGE),
+    )
+    .await;
+    bob.refused(
+        "message.modify",
+        json!({"action": "delete", "message_id": [own["id"]]}),
+        denied(ACCESS_MESSAGE),
+    )
+    .await;
+    for (event, data) in [
+        (
+            "message.react",
+            json!({"type": "add", "message_id": theirs["id"], "reaction_content": "👍"}),
+        ),
+        ("message.read", json!({"message_id": theirs["id"]})),
+        (
+            "message.acknowledged",
+            json!({"message_id": [theirs["id"]]}),
+        ),
+    ] {
+        bob.refused(event, data, denied(ACCESS_MESSAGE)).await;
+    }
+    bob.refused(
+        "room.messages",
+        json!({"room_id": room}),
+        denied(texts::ACCESS_ROOM),
+    )
+    .await;
+    for event in ["message.send", "message.typing"] {
+        bob.refused(
+            event,
+            json!({"room_id": room, "content": "still here?"}),
+            denied(texts::SEND),
+        )
+        .await;
+    }
+    // Nothing of theirs was written, and the room goes on without them.
+    let answer = history(&mut alice, room, None).await;
+    assert_eq!(answer["data"]["messages"][1]["content"], "bob's own");
+    assert_eq!(answer["data"]["messages"][0]["reactions"], json!([]));
+    assert_eq!(answer["data"]["messages"][0]["read_receipts"], json!([]));
+    send_to(&mut alice, room, "after bob", &mut [&mut carol]).await;
+    carol.emit("message.typing", json!({"room_id": room})).await;
+    alice.recv_dispatch("messagetyping.dispatch").await;
+    bob.assert_nothing_pending().await;
+}
