@@ -8,6 +8,7 @@ use actix::Addr;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::notifications::NotificationActor;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
@@ -24,4 +25,5 @@ pub struct AppState {
     /// The system runtime, which outlives the HTTP workers: bookkeeping that must finish
     /// even while a worker shuts down (session rows) runs here, not on the worker.
     pub background: tokio::runtime::Handle,
+    pub metrics: Arc<Metrics>,
 }

@@ -34,6 +34,10 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     pub rooms: RoomSettings,
     pub mailboxes: MailboxSettings,
+    pub health: HealthSettings,
+    pub metrics: MetricsSettings,
+    pub log: LogSettings,
+    pub console: ConsoleSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +50,10 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Starts and ends with `/`.
     pub websocket_path: String,
+    /// Seconds `/readyz` reports draining at shutdown before the listener closes.
+    pub drain_seconds: f64,
+    /// Seconds open connections get to close once told to go away.
+    pub shutdown_timeout: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +127,46 @@ pub struct MailboxSettings {
     pub session: usize,
     pub room: usize,
     pub notification: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSettings {
+    /// Seconds `/readyz` waits for the database.
+    pub database_timeout: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// `host:port` of a listener of its own for `/metrics`; empty = the main port.
+    pub bind: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `[time LEVEL target] message key=value`, for people.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// env_logger filter used when `RUST_LOG` is not set.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    pub enabled: bool,
+    /// Seconds a token minted by the console's development endpoint stays valid.
+    pub dev_token_ttl: u64,
 }
 
 impl Settings {
@@ -196,10 +244,19 @@ impl Settings {
                 self.sessions.inactivity_threshold,
             ),
             ("rooms.actor_idle_timeout", self.rooms.actor_idle_timeout),
+            ("server.shutdown_timeout", self.server.shutdown_timeout),
+            ("health.database_timeout", self.health.database_timeout),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
                 return invalid(key, "must be a positive number of seconds");
             }
+        }
+        let drain = self.server.drain_seconds;
+        if !(drain.is_finite() && (0.0..1e9).contains(&drain)) {
+            return invalid(
+                "server.drain_seconds",
+                "must be zero or a positive number of seconds",
+            );
         }
         let interval = self.sessions.idle_check_interval;
         if !(interval.is_finite() && interval >= 0.0) {
@@ -232,6 +289,15 @@ impl Settings {
         if self.rooms.default_max_subscribers < 0 {
             return invalid("rooms.default_max_subscribers", "must not be negative");
         }
+        if !self.metrics.bind.is_empty() && self.metrics_bind().is_none() {
+            return invalid("metrics.bind", "must be empty or HOST:PORT");
+        }
+        if self.log.filter.trim().is_empty() {
+            return invalid("log.filter", "must not be empty");
+        }
+        if self.console.dev_token_ttl == 0 {
+            return invalid("console.dev_token_ttl", "must be at least 1");
+        }
         for (key, cap) in [
             ("mailboxes.session", self.mailboxes.session),
             ("mailboxes.room", self.mailboxes.room),
@@ -246,6 +312,31 @@ impl Settings {
 
     pub fn uses_development_secret(&self) -> bool {
         self.auth.jwt_secret == DEVELOPMENT_SECRET
+    }
+
+    /// Where `/metrics` gets a listener of its own, if anywhere: `(host, port)`.
+    pub fn metrics_bind(&self) -> Option<(&str, u16)> {
+        let (host, port) = self.metrics.bind.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Some((host, port.parse().ok()?)).filter(|(h, _)| !h.is_empty())
+    }
+
+    /// Whether the console's development token endpoint exists: only with the console on and
+    /// the development secret in use, since anyone can mint tokens for that secret anyway.
+    pub fn console_mints_tokens(&self) -> bool {
+        self.console.enabled && self.uses_development_secret()
+    }
+
+    pub fn drain_period(&self) -> Duration {
+        Duration::from_secs_f64(self.server.drain_seconds)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.server.shutdown_timeout)
+    }
+
+    pub fn readiness_database_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.health.database_timeout)
     }
 
     pub fn inactivity_threshold(&self) -> Duration {

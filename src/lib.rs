@@ -3,7 +3,7 @@
 //!
 //! Architecture map (docs/architecture.md tells the whole story):
 //! - [`config`]: the typed settings tree (`settings.toml` + `CHAT__…` environment overrides).
-//! - [`startup`]: builds the application: database, actors, HTTP listener.
+//! - [`startup`]: builds the application: database, actors, HTTP listeners; stops it gracefully.
 //! - [`auth`]: token → identity; the only module that knows the token format.
 //! - [`protocol`]: the wire format as plain data (client events, dispatches, error frames).
 //! - [`ws`]: the WebSocket endpoint, the `FrameGuard` on its input, and the per-connection
@@ -15,11 +15,17 @@
 //! - [`notifications`]: the `NotificationActor`, replaying pending notifications on connect.
 //! - [`sanitize`]: the one HTML sanitiser for message content.
 //! - [`store`]: every database query, named by intent.
+//! - [`http`]: plain HTTP beside the endpoint: `/healthz`, `/readyz`, `/metrics`, the console.
+//! - [`metrics`]: the Prometheus registry and what the rest of the code records in it.
+//! - [`logging`]: text or JSON log lines, each line about a connection tagged with its id.
 
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod events;
+pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod notifications;
 pub mod presence;
 pub mod protocol;

@@ -6,41 +6,94 @@ use std::process::ExitCode;
 use chatd::auth::{self, NewToken};
 use chatd::config::Settings;
 use chatd::startup::Application;
-use chatd::store;
+use chatd::{logging, store};
+use clap::{Args, Parser, Subcommand};
 use sea_orm::TransactionTrait;
 
-const USAGE: &str = "\
-usage: chatd [--config PATH] [COMMAND]
+/// chatd: a real-time chat service with one WebSocket endpoint.
+///
+/// Without a command, `chatd` starts the server.
+#[derive(Parser)]
+#[command(
+    name = "chatd",
+    version,
+    after_help = "Settings come from the compiled-in defaults, then settings.toml in the working \
+                  directory (or --config PATH), then CHAT__<SECTION>__<KEY> environment \
+                  variables; docs/configuration.md describes every key. RUST_LOG sets the log \
+                  level."
+)]
+struct Cli {
+    /// Read settings from this file instead of ./settings.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-commands:
-  serve                         start the server (the default)
-  migrate                       apply pending database migrations and exit
-  token --user-id N [--username U] [--email E] [--first-name F] [--last-name L] [--ttl 1h]
-                                print a token signed with the configured secret
-  users list                    list known users
-  users delete ID               delete a user, their one-to-one chats and the rooms they created
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server (the default).
+    ///
+    /// Applies pending migrations, then serves the WebSocket endpoint, /healthz, /readyz,
+    /// /metrics and (with console.enabled) the browser console. SIGTERM or Ctrl-C drains:
+    /// /readyz reports 503 for server.drain_seconds, then connections are closed with 1001;
+    /// a second signal stops at once.
+    Serve,
+    /// Apply pending database migrations and exit (the server also does this at start).
+    Migrate,
+    /// Print a token signed with the configured secret (auth.jwt_secret).
+    ///
+    /// The token carries the claims the host application's tokens would: the user id under
+    /// auth.user_id_claim, and the optional profile claims, which create or update the user
+    /// when the token connects.
+    Token(TokenArgs),
+    /// List or delete users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
 
-Settings come from settings.toml (or --config PATH) and CHAT__<SECTION>__<KEY> variables;
-see docs/configuration.md.";
+#[derive(Args)]
+struct TokenArgs {
+    /// The user id the token authenticates.
+    #[arg(long, value_name = "N")]
+    user_id: i64,
+    /// The `username` claim.
+    #[arg(long, value_name = "U")]
+    username: Option<String>,
+    /// The `email` claim.
+    #[arg(long, value_name = "E")]
+    email: Option<String>,
+    /// The `first_name` claim.
+    #[arg(long, value_name = "F")]
+    first_name: Option<String>,
+    /// The `last_name` claim.
+    #[arg(long, value_name = "L")]
+    last_name: Option<String>,
+    /// How long the token is valid: seconds, or a number with s, m, h or d.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    ttl: i64,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// List known users (id, username, email, name).
+    List,
+    /// Delete a user, their one-to-one chats and the rooms they created.
+    Delete {
+        /// The user's id.
+        id: i64,
+    },
+}
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let config_path = match take_option(&mut args, "--config") {
-        Ok(path) => path.map(PathBuf::from),
-        Err(e) => return fail(&e),
-    };
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let settings = match Settings::load(config_path.as_deref()) {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(&format!("configuration error: {e}")),
     };
-    let command: Vec<&str> = args.iter().map(String::as_str).collect();
-    match command.as_slice() {
-        [] | ["serve"] => serve(settings),
-        ["migrate"] => run_async(async move {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => run_async(async move {
             let db = store::connect(&settings.database)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -48,8 +101,8 @@ fn main() -> ExitCode {
             println!("migrations applied to {}", redact(&settings.database.url));
             Ok(())
         }),
-        ["token", ..] => token(&settings, args[1..].to_vec()),
-        ["users", "list"] => run_async(async move {
+        Command::Token(args) => token(&settings, args),
+        Command::Users(UsersCommand::List) => run_async(async move {
             let db = store::connect(&settings.database)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -64,52 +117,46 @@ fn main() -> ExitCode {
             }
             Ok(())
         }),
-        ["users", "delete", id] => {
-            let Ok(id) = id.parse::<i64>() else {
-                return fail("users delete: ID must be an integer");
-            };
-            run_async(async move {
-                let db = store::connect(&settings.database)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                store::migrate(&db).await.map_err(|e| e.to_string())?;
-                let txn = db.begin().await.map_err(|e| e.to_string())?;
-                let existed = store::users::delete(&txn, id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                txn.commit().await.map_err(|e| e.to_string())?;
-                if existed {
-                    println!("deleted user {id}");
-                    Ok(())
-                } else {
-                    Err(format!("no user with id {id}"))
-                }
-            })
-        }
-        _ => fail(&format!(
-            "unknown command `{}`\n\n{USAGE}",
-            command.join(" ")
-        )),
+        Command::Users(UsersCommand::Delete { id }) => run_async(async move {
+            let db = store::connect(&settings.database)
+                .await
+                .map_err(|e| e.to_string())?;
+            store::migrate(&db).await.map_err(|e| e.to_string())?;
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            let existed = store::users::delete(&txn, id)
+                .await
+                .map_err(|e| e.to_string())?;
+            txn.commit().await.map_err(|e| e.to_string())?;
+            if existed {
+                println!("deleted user {id}");
+                Ok(())
+            } else {
+                Err(format!("no user with id {id}"))
+            }
+        }),
     }
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,sea_orm_migration=warn"),
-    )
-    .init();
+    logging::init(&settings.log);
     let system = actix_web::rt::System::new();
     let result = system.block_on(async move {
         let app = Application::build(settings.clone())
             .await
             .map_err(|e| e.to_string())?;
-        print_banner(&settings, app.port());
-        let handle = app.handle();
+        print_banner(&settings, &app);
+        let shutdown = app.shutdown();
         actix_web::rt::spawn(async move {
-            if actix_web::rt::signal::ctrl_c().await.is_ok() {
-                log::info!("shutting down");
-                handle.stop(true).await;
+            if stop_signal().await.is_err() {
+                return;
             }
+            log::info!("shutting down (a second signal stops at once)");
+            let draining = actix_web::rt::spawn(shutdown.graceful());
+            if stop_signal().await.is_ok() {
+                log::info!("stopping now");
+                shutdown.now();
+            }
+            let _ = draining.await;
         });
         app.run().await.map_err(|e| e.to_string())
     });
@@ -119,14 +166,33 @@ fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-fn print_banner(settings: &Settings, port: u16) {
+/// Ctrl-C, or SIGTERM (what systemd and container runtimes send).
+async fn stop_signal() -> std::io::Result<()> {
+    use actix_web::rt::signal::{self, unix};
+    let mut term = unix::signal(unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = signal::ctrl_c() => result,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+fn print_banner(settings: &Settings, app: &Application) {
     let host = match settings.server.host.as_str() {
         "0.0.0.0" | "::" => "127.0.0.1",
         h => h,
     };
+    let port = app.port();
     let url = format!("ws://{host}:{port}{}", settings.server.websocket_path);
     println!("chatd is listening on {url}");
+    if settings.console.enabled {
+        println!("console:  http://{host}:{port}/   <- open it in two browser tabs and chat");
+    }
     println!("database: {}", redact(&settings.database.url));
+    println!("health:   http://{host}:{port}/healthz  http://{host}:{port}/readyz");
+    if let Some(metrics_port) = app.metrics_port() {
+        let metrics_host = settings.metrics_bind().map_or(host, |(h, _)| h);
+        println!("metrics:  http://{metrics_host}:{metrics_port}/metrics");
+    }
     println!(
         "connect:  {url}?token=<JWT with a `{}` claim>",
         settings.auth.user_id_claim
@@ -140,35 +206,21 @@ fn print_banner(settings: &Settings, port: u16) {
     }
 }
 
-fn token(settings: &Settings, mut args: Vec<String>) -> ExitCode {
-    let opts = (|| -> Result<NewToken, String> {
-        let user_id = take_option(&mut args, "--user-id")?
-            .ok_or("token: --user-id is required")?
-            .parse::<i64>()
-            .map_err(|_| "token: --user-id must be an integer")?;
-        let ttl = take_option(&mut args, "--ttl")?
-            .map(|t| parse_duration(&t))
-            .transpose()?
-            .unwrap_or(3600);
-        let token = NewToken {
-            user_id,
-            username: take_option(&mut args, "--username")?,
-            email: take_option(&mut args, "--email")?,
-            first_name: take_option(&mut args, "--first-name")?,
-            last_name: take_option(&mut args, "--last-name")?,
-            exp: Some(chrono::Utc::now().timestamp() + ttl),
-        };
-        if let Some(extra) = args.first() {
-            return Err(format!("token: unexpected argument `{extra}`"));
-        }
-        Ok(token)
-    })();
-    match opts.and_then(|t| auth::issue(&settings.auth, &t).map_err(|e| e.to_string())) {
+fn token(settings: &Settings, args: TokenArgs) -> ExitCode {
+    let token = NewToken {
+        user_id: args.user_id,
+        username: args.username,
+        email: args.email,
+        first_name: args.first_name,
+        last_name: args.last_name,
+        exp: Some(chrono::Utc::now().timestamp().saturating_add(args.ttl)),
+    };
+    match auth::issue(&settings.auth, &token) {
         Ok(jwt) => {
             println!("{jwt}");
             ExitCode::SUCCESS
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e.to_string()),
     }
 }
 
@@ -186,24 +238,8 @@ fn parse_duration(raw: &str) -> Result<i64, String> {
         "d" => 86400,
         _ => return Err(format!("bad duration `{raw}` (use s, m, h or d)")),
     };
-    Ok(n * factor)
-}
-
-/// Removes `name VALUE` (or `name=VALUE`) from `args`.
-fn take_option(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
-    let prefix = format!("{name}=");
-    if let Some(i) = args.iter().position(|a| a.starts_with(&prefix)) {
-        let value = args.remove(i)[prefix.len()..].to_string();
-        return Ok(Some(value));
-    }
-    let Some(i) = args.iter().position(|a| a == name) else {
-        return Ok(None);
-    };
-    if i + 1 >= args.len() {
-        return Err(format!("{name} needs a value"));
-    }
-    args.remove(i);
-    Ok(Some(args.remove(i)))
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("duration `{raw}` is too long"))
 }
 
 /// Hides a password in a database URL.

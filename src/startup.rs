@@ -1,8 +1,10 @@
-//! Wiring: connect and migrate the database, start the actors, bind the listener. `main` and
-//! the tests both go through [`Application::build`].
+//! Wiring: connect and migrate the database, start the actors, bind the listeners. `main` and
+//! the tests both go through [`Application::build`], and stop it through [`Shutdown`].
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::dev::{Server, ServerHandle};
@@ -11,6 +13,8 @@ use sea_orm::DbErr;
 
 use crate::app::AppState;
 use crate::config::Settings;
+use crate::http::{self, health::Readiness};
+use crate::metrics::Metrics;
 use crate::notifications::NotificationActor;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
@@ -23,6 +27,8 @@ pub enum StartupError {
     Database(#[from] DbErr),
     #[error("cannot prepare the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -32,8 +38,12 @@ pub enum StartupError {
 
 pub struct Application {
     server: Server,
+    /// The listener of its own for `/metrics` (`metrics.bind`).
+    admin: Option<Server>,
     port: u16,
+    metrics_port: Option<u16>,
     state: Arc<AppState>,
+    shutdown: Shutdown,
     /// Runs the room and notification actors, apart from the HTTP workers.
     actors: Arbiter,
 }
@@ -41,7 +51,9 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let settings = Arc::new(settings);
-        let db = store::connect(&settings.database).await?;
+        let metrics = Arc::new(Metrics::new()?);
+        let mut db = store::connect(&settings.database).await?;
+        store::observe_queries(&mut db, metrics.clone());
         store::migrate(&db).await?;
         let stale = store::sessions::clear_all(&db).await?;
         if stale > 0 {
@@ -49,7 +61,7 @@ impl Application {
         }
 
         let actors = Arbiter::new();
-        let presence = Arc::new(Presence::default());
+        let presence = Arc::new(Presence::new(metrics.clone(), settings.mailboxes.session));
         let delivery: Arc<dyn Deliver> = presence.clone();
         let rooms = Arc::new(RoomRegistry::new(
             db.clone(),
@@ -69,33 +81,45 @@ impl Application {
                 NotificationActor::new(db, enabled, cap)
             })
         };
+        let readiness = Arc::new(Readiness::new(
+            db.clone(),
+            settings.database.clone(),
+            settings.readiness_database_timeout(),
+        ));
         let state = Arc::new(AppState {
             settings: settings.clone(),
             db,
-            presence,
+            presence: presence.clone(),
             delivery,
             rooms,
             notifications,
             background: tokio::runtime::Handle::current(),
+            metrics,
         });
 
-        let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: addr.clone(),
-                source,
-            })?
-            .port();
-        let data = web::Data::from(state.clone());
+        let (listener, port) = bind(&settings.server.host, settings.server.port)?;
+        let admin_listener = settings
+            .metrics_bind()
+            .filter(|_| settings.metrics.enabled)
+            .map(|(host, port)| bind(host, port))
+            .transpose()?;
+        let metrics_on_main = settings.metrics.enabled && admin_listener.is_none();
+
+        let readiness_data = web::Data::new(readiness.clone());
         let path = settings.server.websocket_path.clone();
+        let app_settings = settings.clone();
+        let app_state = web::Data::from(state.clone());
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(data.clone())
+                .app_data(app_state.clone())
+                .app_data(readiness_data.clone())
+                .configure(http::health::configure)
+                .configure(|cfg| {
+                    if metrics_on_main {
+                        http::metrics::configure(cfg);
+                    }
+                })
+                .configure(|cfg| http::console::configure(cfg, &app_settings))
                 .route(&path, web::route().to(ws::endpoint))
                 .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
         })
@@ -106,18 +130,49 @@ impl Application {
         // reading ("lingering") up to this timeout, waiting for the client to close first, since
         // a WebSocket's request body only ends with the connection.
         .client_disconnect_timeout(std::time::Duration::ZERO)
-        .disable_signals();
+        .disable_signals()
+        .shutdown_timeout(whole_seconds(settings.shutdown_timeout()));
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
         let server = server
             .listen(listener)
-            .map_err(|source| StartupError::Bind { addr, source })?
+            .map_err(|source| bind_error(&settings.server.host, port, source))?
             .run();
+
+        let (admin, metrics_port) = match admin_listener {
+            Some((listener, admin_port)) => {
+                let admin_state = web::Data::from(state.clone());
+                let admin = HttpServer::new(move || {
+                    App::new()
+                        .app_data(admin_state.clone())
+                        .configure(http::metrics::configure)
+                })
+                .disable_signals()
+                .workers(1)
+                .listen(listener)
+                .map_err(|source| bind_error(&settings.metrics.bind, admin_port, source))?
+                .run();
+                (Some(admin), Some(admin_port))
+            }
+            None => (None, metrics_on_main.then_some(port)),
+        };
+
+        let mut servers = vec![server.handle()];
+        servers.extend(admin.as_ref().map(Server::handle));
+        let shutdown = Shutdown {
+            readiness: Arc::downgrade(&readiness),
+            presence: Arc::downgrade(&presence),
+            servers,
+            drain: settings.drain_period(),
+        };
         Ok(Application {
             server,
+            admin,
             port,
+            metrics_port,
             state,
+            shutdown,
             actors,
         })
     }
@@ -127,8 +182,13 @@ impl Application {
         self.port
     }
 
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// Where `/metrics` is served: the main port, the `metrics.bind` listener's, or nowhere.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
     }
 
     /// What every connection shares (for tools and tests that observe the running server,
@@ -137,19 +197,92 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server is stopped through its [`ServerHandle`].
+    /// Serves until stopped through [`Shutdown`].
     pub async fn run(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let admin = async {
+            match self.admin {
+                Some(admin) => admin.await,
+                None => Ok(()),
+            }
+        };
+        let (main, admin) = tokio::join!(self.server, admin);
         self.actors.stop();
-        result
+        main.and(admin)
     }
+}
+
+/// Stops the application. Cloneable, and usable from any thread or runtime. It holds the
+/// server's parts weakly, so that nothing of the server outlives it in the holder's hands.
+#[derive(Clone)]
+pub struct Shutdown {
+    readiness: Weak<Readiness>,
+    presence: Weak<Presence>,
+    servers: Vec<ServerHandle>,
+    /// How long `/readyz` reports draining before the listeners close.
+    drain: Duration,
+}
+
+impl Shutdown {
+    /// The graceful stop: `/readyz` answers 503 "draining" from this call on; after
+    /// `server.drain_seconds` the listeners close and every connection is told to go away
+    /// (1001); connections then have `server.shutdown_timeout` to end before they are dropped.
+    pub fn graceful(&self) -> impl Future<Output = ()> + 'static {
+        if let Some(readiness) = self.readiness.upgrade() {
+            readiness.start_draining();
+        }
+        let this = self.clone();
+        async move {
+            log::info!(
+                "draining: /readyz reports 503 for {} s before the listener closes",
+                this.drain.as_secs_f64()
+            );
+            tokio::time::sleep(this.drain).await;
+            // `stop` sends its command at once; the futures only report completion.
+            let stopping: Vec<_> = this.servers.iter().map(|s| s.stop(true)).collect();
+            if let Some(presence) = this.presence.upgrade() {
+                presence.close_all();
+            }
+            for stopped in stopping {
+                stopped.await;
+            }
+        }
+    }
+
+    /// Stops at once: connections are dropped, not told.
+    pub fn now(&self) {
+        for server in &self.servers {
+            drop(server.stop(false));
+        }
+    }
+}
+
+fn bind(host: &str, port: u16) -> Result<(TcpListener, u16), StartupError> {
+    let listener = TcpListener::bind((host, port)).map_err(|e| bind_error(host, port, e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| bind_error(host, port, e))?
+        .port();
+    Ok((listener, bound))
+}
+
+fn bind_error(host: &str, port: u16, source: std::io::Error) -> StartupError {
+    StartupError::Bind {
+        addr: format!("{host}:{port}"),
+        source,
+    }
+}
+
+/// actix counts its shutdown timeout in whole seconds; a fraction is rounded up.
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// A server running on a thread (and actix system) of its own, for tests, benches and tools
 /// that drive it from another runtime. Stops when dropped.
 pub struct BackgroundServer {
     pub port: u16,
-    handle: ServerHandle,
+    pub metrics_port: Option<u16>,
+    shutdown: Shutdown,
     /// Weak, so that nothing of the server outlives it on the caller's thread.
     state: Weak<AppState>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -164,7 +297,8 @@ impl BackgroundServer {
                 match Application::build(settings).await {
                     Ok(app) => {
                         let state = Arc::downgrade(&app.state());
-                        let _ = tx.send(Ok((app.port(), app.handle(), state)));
+                        let started = (app.port(), app.metrics_port(), app.shutdown(), state);
+                        let _ = tx.send(Ok(started));
                         let _ = app.run().await;
                     }
                     Err(e) => {
@@ -173,15 +307,20 @@ impl BackgroundServer {
                 }
             });
         });
-        let (port, handle, state) = rx
+        let (port, metrics_port, shutdown, state) = rx
             .recv()
             .map_err(|_| "server thread ended before starting".to_string())??;
         Ok(BackgroundServer {
             port,
-            handle,
+            metrics_port,
+            shutdown,
             state,
             thread: Some(thread),
         })
+    }
+
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
     }
 
     /// The running server's shared state; `None` once it has stopped.
@@ -192,8 +331,7 @@ impl BackgroundServer {
 
 impl Drop for BackgroundServer {
     fn drop(&mut self) {
-        // `stop` sends the command at once; the returned future only reports completion.
-        drop(self.handle.stop(false));
+        self.shutdown.now();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

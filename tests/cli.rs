@@ -51,12 +51,64 @@ async fn the_token_command_rejects_bad_arguments() {
     let app = spawn_app().await;
     let out = chatd(&app.settings.database.url, &["token"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--user-id is required"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("required arguments were not provided") && stderr.contains("--user-id"),
+        "{stderr}"
+    );
     let out = chatd(
         &app.settings.database.url,
         &["token", "--user-id", "1", "--ttl", "1y"],
     );
     assert!(!out.status.success());
+}
+
+/// `chatd ARGS --help`: it must succeed; returns what it printed.
+fn help(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("run chatd");
+    assert!(out.status.success(), "chatd {args:?} --help");
+    String::from_utf8(out.stdout).expect("UTF-8 help")
+}
+
+#[test]
+fn help_documents_every_command_and_option() {
+    let top = help(&[]);
+    for command in ["serve", "migrate", "token", "users", "--config"] {
+        assert!(
+            top.contains(command),
+            "chatd --help names {command}:\n{top}"
+        );
+    }
+    for (command, mentions) in [
+        (&["serve"][..], &["/readyz", "drain_seconds", "1001"][..]),
+        (&["migrate"], &["migrations"]),
+        (
+            &["token"],
+            &[
+                "--user-id",
+                "--username",
+                "--email",
+                "--first-name",
+                "--last-name",
+                "--ttl",
+            ],
+        ),
+        (&["users"], &["list", "delete"]),
+        (&["users", "list"], &["List known users"]),
+        (&["users", "delete"], &["<ID>", "one-to-one chats"]),
+    ] {
+        let text = help(command);
+        for mention in mentions {
+            assert!(
+                text.contains(mention),
+                "chatd {command:?} --help mentions {mention}:\n{text}"
+            );
+        }
+    }
 }
 
 /// Runs `chatd migrate` with one extra environment variable; it must fail. Returns stderr.

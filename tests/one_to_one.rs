@@ -799,4 +799,11 @@ async fn a_member_who_stops_reading_is_closed_with_1013_instead_of_buffered() {
     );
     // The sender is unaffected.
     alice.assert_nothing_pending().await;
+    let scrape = app.scrape().await;
+    assert_eq!(scrape.value("chatd_slow_consumer_closes_total"), 1.0);
+    // Bob's queue was full when he was cut off.
+    assert!(
+        scrape.value("chatd_session_queue_fullness_bucket{le=\"0.9\"}")
+            < scrape.value("chatd_session_queue_fullness_count")
+    );
 }

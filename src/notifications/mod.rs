@@ -5,7 +5,9 @@
 use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
+use crate::logging;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{direct, event, Frame};
 use crate::store;
@@ -40,6 +42,8 @@ impl Actor for NotificationActor {
 #[rtype(result = "Result<Option<Frame>, ChatError>")]
 pub struct PendingFrame {
     pub user_id: i64,
+    /// The connection it is for, named in whatever the replay logs.
+    pub connection_id: Uuid,
 }
 
 impl Handler<PendingFrame> for NotificationActor {
@@ -50,7 +54,7 @@ impl Handler<PendingFrame> for NotificationActor {
         let enabled = self.enabled;
         // Each replay runs on its own so that a reconnect storm is limited by the pool, not
         // by this mailbox.
-        Box::pin(async move {
+        Box::pin(logging::in_connection(msg.connection_id, async move {
             if !enabled {
                 return Ok(None);
             }
@@ -63,6 +67,6 @@ impl Handler<PendingFrame> for NotificationActor {
                 data.insert(room_id.to_string(), items);
             }
             Ok(Some(direct(event::NOTIFICATIONS, &Value::Object(data))))
-        })
+        }))
     }
 }

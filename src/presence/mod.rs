@@ -5,27 +5,68 @@
 //! queue behind connects and disconnects.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::RwLock;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
 use crate::protocol::server::Frame;
 
 /// What a connection's socket actor is asked to do from outside.
-#[derive(Message, Debug, Clone)]
+#[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub enum Outbound {
     /// Send this text frame.
-    Frame(Frame),
+    Frame(QueuedFrame),
     /// Its outbound queue overflowed: close with 1013 "Try again later" (DECISIONS 32).
     Overloaded,
+    /// The server is shutting down: close with 1001 "Going away", so the client reconnects
+    /// (to another node) at once instead of waiting for the socket to die.
+    GoingAway,
+}
+
+/// A frame on its way to one connection. It counts as queued for that connection until the
+/// session has handled (or dropped) it: actix does not expose a mailbox's length, so this is
+/// how queue fullness is measured. Dereferences to the frame.
+#[derive(Debug)]
+pub struct QueuedFrame {
+    frame: Frame,
+    _slot: QueueSlot,
+}
+
+impl Deref for QueuedFrame {
+    type Target = Frame;
+
+    fn deref(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+#[derive(Debug)]
+struct QueueSlot(Arc<AtomicUsize>);
+
+impl QueueSlot {
+    /// Takes a place in the queue; returns it with the number of frames queued before it.
+    fn take(queued: &Arc<AtomicUsize>) -> (QueueSlot, usize) {
+        let before = queued.fetch_add(1, Ordering::Relaxed);
+        (QueueSlot(queued.clone()), before)
+    }
+}
+
+impl Drop for QueueSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Connection {
     id: Uuid,
     tx: Recipient<Outbound>,
+    /// Frames queued to it and not yet handled by its session.
+    queued: Arc<AtomicUsize>,
     /// Set once the connection has been told to close for falling behind: nothing more is
     /// queued for it, so a reader that is stuck costs at most one full mailbox.
     overloaded: AtomicBool,
@@ -44,17 +85,28 @@ pub trait Deliver: Send + Sync + 'static {
     }
 }
 
-#[derive(Default)]
 pub struct Presence {
     by_user: RwLock<HashMap<i64, Vec<Connection>>>,
+    metrics: Arc<Metrics>,
+    /// Each connection's outbound queue capacity (`mailboxes.session`), for fullness.
+    queue_capacity: usize,
 }
 
 impl Presence {
+    pub fn new(metrics: Arc<Metrics>, queue_capacity: usize) -> Self {
+        Presence {
+            by_user: RwLock::default(),
+            metrics,
+            queue_capacity,
+        }
+    }
+
     pub fn register(&self, user_id: i64, connection_id: Uuid, tx: Recipient<Outbound>) {
         let mut map = self.by_user.write().unwrap_or_else(|p| p.into_inner());
         map.entry(user_id).or_default().push(Connection {
             id: connection_id,
             tx,
+            queued: Arc::default(),
             overloaded: AtomicBool::new(false),
         });
     }
@@ -68,34 +120,60 @@ impl Presence {
             }
         }
     }
+
+    /// Open connections, all users together.
+    pub fn connection_count(&self) -> usize {
+        let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
+        map.values().map(Vec::len).sum()
+    }
+
+    /// Tells every connection to close with 1001 (shutdown). `do_send` bypasses full queues:
+    /// the notice must reach even a connection that is behind.
+    pub fn close_all(&self) {
+        let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
+        for conn in map.values().flatten() {
+            conn.tx.do_send(Outbound::GoingAway);
+        }
+    }
+
+    /// A full mailbox means the client is not reading; it is told to go away rather than
+    /// being allowed to grow our memory. `do_send` bypasses the capacity so the notice always
+    /// fits; it is processed (and the close sent) as soon as the socket drains. Returns
+    /// whether the frame was queued.
+    fn deliver(&self, conn: &Connection, frame: &Frame) -> bool {
+        if conn.overloaded.load(Ordering::Relaxed) {
+            return false;
+        }
+        let (slot, before) = QueueSlot::take(&conn.queued);
+        self.metrics.queue_depth(before, self.queue_capacity);
+        let queued = QueuedFrame {
+            frame: frame.clone(),
+            _slot: slot,
+        };
+        match conn.tx.try_send(Outbound::Frame(queued)) {
+            Ok(()) => true,
+            Err(SendError::Full(_)) => {
+                if !conn.overloaded.swap(true, Ordering::Relaxed) {
+                    log::warn!(conn:% = conn.id; "connection fell behind; closing it with 1013");
+                    self.metrics.slow_consumer_closed();
+                    conn.tx.do_send(Outbound::Overloaded);
+                }
+                false
+            }
+            Err(SendError::Closed(_)) => false,
+        }
+    }
 }
 
 impl Deliver for Presence {
     fn to_users(&self, users: &mut dyn Iterator<Item = i64>, frame: &Frame) {
         let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
+        let mut delivered = 0;
         for user_id in users {
             for conn in map.get(&user_id).into_iter().flatten() {
-                deliver(conn, frame);
+                delivered += u64::from(self.deliver(conn, frame));
             }
         }
-    }
-}
-
-/// A full mailbox means the client is not reading; it is told to go away rather than being
-/// allowed to grow our memory. `do_send` bypasses the capacity so the notice always fits; it
-/// is processed (and the close sent) as soon as the socket drains.
-fn deliver(conn: &Connection, frame: &Frame) {
-    if conn.overloaded.load(Ordering::Relaxed) {
-        return;
-    }
-    match conn.tx.try_send(Outbound::Frame(frame.clone())) {
-        Ok(()) => {}
-        Err(SendError::Full(_)) => {
-            if !conn.overloaded.swap(true, Ordering::Relaxed) {
-                log::warn!("connection {} fell behind; closing it with 1013", conn.id);
-                conn.tx.do_send(Outbound::Overloaded);
-            }
-        }
-        Err(SendError::Closed(_)) => {}
+        self.metrics.dispatched(delivered);
     }
 }

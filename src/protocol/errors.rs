@@ -49,6 +49,18 @@ impl ChatError {
         ChatError::Fields(map)
     }
 
+    /// The wire code; `None` for `invalid event type`, which has none.
+    pub fn code(&self) -> Option<u16> {
+        Some(match self {
+            ChatError::InvalidEventType => return None,
+            ChatError::PermissionDenied(_) => 4002,
+            ChatError::InvalidFrame(_) | ChatError::Rule(_) | ChatError::Fields(_) => 4003,
+            ChatError::NotFound => 4004,
+            ChatError::Integrity => 4005,
+            ChatError::Internal => 4006,
+        })
+    }
+
     pub fn frame(&self) -> Value {
         let (code, detail) = match self {
             ChatError::InvalidEventType => return json!({"error": "invalid event type"}),

@@ -10,6 +10,7 @@
 //! found gone makes the actor answer `NotFound` and leave the registry.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -126,9 +127,24 @@ impl RoomActor {
         M: Write + 'static,
         M::Answer: 'static,
     {
+        AtomicResponse::new(Box::pin(
+            self.change(msg)
+                .map(|result, _act, _ctx| result.map(|committed| committed.answer)),
+        ))
+    }
+
+    /// [`RoomActor::run`]'s future, answering with the instant the change committed too.
+    fn change<M>(
+        &mut self,
+        msg: M,
+    ) -> ResponseActFuture<Self, Result<Committed<M::Answer>, ChatError>>
+    where
+        M: Write + 'static,
+        M::Answer: 'static,
+    {
         let (db, id) = (self.db.clone(), self.id);
         let current = self.room().cloned();
-        AtomicResponse::new(Box::pin(
+        Box::pin(
             async move {
                 let mut room = match current {
                     Ok(room) => room,
@@ -159,27 +175,37 @@ impl RoomActor {
                 if let Some(state) = reloaded {
                     act.settle(state, ctx);
                 }
-                let outcome = result?;
+                let (outcome, at) = result?;
                 act.settle(outcome.after, ctx);
                 for dispatch in outcome.dispatches {
                     act.deliver(dispatch);
                 }
-                Ok(outcome.answer)
+                Ok(Committed {
+                    answer: outcome.answer,
+                    at,
+                })
             }),
-        ))
+        )
     }
 }
 
-/// One try of a change, in a transaction of its own (rolled back if it is dropped).
+/// A change's answer, and when its transaction committed (for latency metrics).
+pub struct Committed<T> {
+    pub answer: T,
+    pub at: Instant,
+}
+
+/// One try of a change, in a transaction of its own (rolled back if it is dropped); with the
+/// instant it committed.
 async fn attempt<M: Write>(
     db: &DatabaseConnection,
     room: &Room,
     msg: &M,
-) -> Result<Outcome<M::Answer>, WriteError> {
+) -> Result<(Outcome<M::Answer>, Instant), WriteError> {
     let txn = db.begin().await?;
     let outcome = msg.write(&txn, room).await?;
     txn.commit().await?;
-    Ok(outcome)
+    Ok((outcome, Instant::now()))
 }
 
 impl Actor for RoomActor {
@@ -248,10 +274,10 @@ impl Handler<UserCreated> for RoomActor {
 }
 
 impl Handler<Post> for RoomActor {
-    type Result = AtomicResponse<Self, Result<MessageView, ChatError>>;
+    type Result = AtomicResponse<Self, Result<Committed<MessageView>, ChatError>>;
 
     fn handle(&mut self, msg: Post, _ctx: &mut Self::Context) -> Self::Result {
-        self.run(msg)
+        AtomicResponse::new(self.change(msg))
     }
 }
 

@@ -7,6 +7,7 @@
 
 use actix::prelude::*;
 
+use super::actor::Committed;
 use super::room::{Action, Room};
 use crate::protocol::client::RoomModify;
 use crate::protocol::errors::ChatError;
@@ -37,7 +38,7 @@ pub struct Snapshot;
 /// (one transaction, with its notification for the other members), then fanned out. Posts to
 /// one room are handled one at a time, so the room's dispatch order is its commit order.
 #[derive(Message, Clone)]
-#[rtype(result = "Result<MessageView, ChatError>")]
+#[rtype(result = "Result<Committed<MessageView>, ChatError>")]
 pub struct Post {
     pub message: NewMessage,
     pub sender: UserView,

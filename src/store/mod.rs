@@ -8,6 +8,8 @@ pub mod rooms;
 pub mod sessions;
 pub mod users;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -18,6 +20,7 @@ use sea_orm::{
 };
 
 use crate::config::DatabaseSettings;
+use crate::metrics::{Metrics, StatementKind};
 use crate::protocol::errors::ChatError;
 
 pub use sea_orm::DatabaseConnection as Db;
@@ -124,7 +127,64 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(opts).await
 }
 
+/// Times every statement run through `db` (and through every clone made afterwards, and every
+/// transaction begun on them) into `metrics`.
+pub fn observe_queries(db: &mut DatabaseConnection, metrics: Arc<Metrics>) {
+    db.set_metric_callback(move |info| {
+        metrics.db_query(
+            StatementKind::of(&info.statement.sql),
+            info.elapsed,
+            info.failed,
+        );
+    });
+}
+
+/// Whether the database can serve, for readiness checks: a pooled connection answers a ping.
+/// A SQLite database must also still exist at its path: a deleted file keeps working through
+/// the open handle, but everything written to it is lost at the next start.
+pub async fn check_reachable(
+    db: &DatabaseConnection,
+    settings: &DatabaseSettings,
+) -> Result<(), StoreError> {
+    if let Some(path) = sqlite_file(&settings.url) {
+        if !path.exists() {
+            return Err(StoreError::Db(DbErr::Custom(format!(
+                "the SQLite file {} no longer exists",
+                path.display()
+            ))));
+        }
+    }
+    db.ping().await.map_err(StoreError::Db)
+}
+
+/// The file behind a `sqlite:` URL, if it names one (not `:memory:`).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite://chat.db?mode=rwc"),
+            Some(PathBuf::from("chat.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/chatd/chat.db"),
+            Some(PathBuf::from("/var/lib/chatd/chat.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+    }
 }

@@ -7,6 +7,7 @@ mod session;
 use actix::{Actor, ActorContext, StreamHandler};
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
+use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::{auth, store};
@@ -28,11 +29,14 @@ pub async fn endpoint(
     let max_frame = app.settings.limits.max_frame_bytes;
     // Every byte from the client passes the guard before the codec buffers it.
     let (stream, verdict) = FrameGuard::new(stream, max_frame);
+    // Every line logged about this connection, from here on, carries this id.
+    let conn = Uuid::new_v4();
     let token = first_query_value(&req, "token");
     let identity = match auth::authenticate(&app.settings.auth, token.as_deref()) {
         Ok(identity) => identity,
         Err(e) => {
-            log::info!("refusing connection: {e}");
+            app.metrics.auth_failed(&e);
+            log::info!(conn:% = conn; "refusing connection: {e}");
             return ws::WsResponseBuilder::new(Rejected, &req, stream)
                 .frame_size(max_frame)
                 .start();
@@ -47,11 +51,11 @@ pub async fn endpoint(
             user
         }
         Err(e) => {
-            log::error!("cannot record user {}: {e}", identity.user_id);
+            log::error!(conn:% = conn; "cannot record user {}: {e}", identity.user_id);
             return Ok(HttpResponse::ServiceUnavailable().finish());
         }
     };
-    let session = WsSession::new(app.into_inner(), user, verdict);
+    let session = WsSession::new(app.into_inner(), user, verdict, conn);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(max_frame)
         .start()

@@ -16,9 +16,11 @@ use uuid::Uuid;
 use super::frame_guard::{Verdict, Violation};
 use crate::app::AppState;
 use crate::events::{self, Caller};
+use crate::logging;
+use crate::metrics::UNKNOWN_EVENT;
 use crate::notifications::PendingFrame;
 use crate::presence::Outbound;
-use crate::protocol::client::ClientEvent;
+use crate::protocol::client::{event_type_of, ClientEvent};
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::heartbeat_ack;
 use crate::store;
@@ -38,12 +40,17 @@ pub struct WsSession {
 }
 
 impl WsSession {
-    pub fn new(app: Arc<AppState>, user: user::Model, verdict: Verdict) -> Self {
+    pub fn new(
+        app: Arc<AppState>,
+        user: user::Model,
+        verdict: Verdict,
+        connection_id: Uuid,
+    ) -> Self {
         WsSession {
             app,
             caller: Caller {
                 user,
-                connection_id: Uuid::new_v4(),
+                connection_id,
             },
             last_heard: Instant::now(),
             fragments: None,
@@ -66,28 +73,39 @@ impl WsSession {
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         match ClientEvent::decode(text) {
-            Err(err) => Self::reply_error(ctx, &err),
+            Err(err) => {
+                let name = event_type_of(text).unwrap_or(UNKNOWN_EVENT);
+                self.app.metrics.event(name, Some(&err));
+                Self::reply_error(ctx, &err)
+            }
             Ok(ClientEvent::SessionHeartbeat) => {
+                self.app.metrics.event("session.heartbeat", None);
                 ctx.text(heartbeat_ack());
                 let db = self.app.db.clone();
-                let conn = self.caller.connection_id.to_string();
+                let conn = self.caller.connection_id;
                 self.app.background.spawn(async move {
-                    if let Err(e) = store::sessions::touch(&db, &conn).await {
-                        log::warn!("heartbeat of {conn} not recorded: {e}");
+                    if let Err(e) = store::sessions::touch(&db, &conn.to_string()).await {
+                        log::warn!(conn:% = conn; "heartbeat not recorded: {e}");
                     }
                 });
             }
             Ok(event) => {
                 let app = self.app.clone();
                 let caller = self.caller.clone();
+                let name = event.name();
+                let handled = logging::in_connection(
+                    caller.connection_id,
+                    events::handle(app, caller, event),
+                );
                 // `wait` holds back the next frame until this event is done (messages.md §1.5).
-                ctx.wait(events::handle(app, caller, event).into_actor(self).map(
-                    |result, _act, ctx| match result {
+                ctx.wait(handled.into_actor(self).map(move |result, act, ctx| {
+                    act.app.metrics.event(name, result.as_ref().err());
+                    match result {
                         Ok(Some(frame)) => ctx.text(frame),
                         Ok(None) => {}
                         Err(err) => Self::reply_error(ctx, &err),
-                    },
-                ));
+                    }
+                }));
             }
         }
     }
@@ -155,10 +173,11 @@ impl Actor for WsSession {
         self.row_written = written_rx.clone();
         let db = self.app.db.clone();
         let user_id = self.caller.user.id;
-        let conn = self.caller.connection_id.to_string();
+        let conn = self.caller.connection_id;
+        log::info!(conn:% = conn; "connection opened for user {user_id}");
         self.app.background.spawn(async move {
-            if let Err(e) = store::sessions::open(&db, user_id, &conn).await {
-                log::warn!("session row for {conn} not written: {e}");
+            if let Err(e) = store::sessions::open(&db, user_id, &conn.to_string()).await {
+                log::warn!(conn:% = conn; "session row not written: {e}");
             }
             let _ = written_tx.send(true);
         });
@@ -168,14 +187,18 @@ impl Actor for WsSession {
         // meanwhile wait in the mailbox.
         let app = self.app.clone();
         let mut written = written_rx;
+        let pending = PendingFrame {
+            user_id,
+            connection_id: conn,
+        };
         ctx.wait(
-            async move {
+            logging::in_connection(conn, async move {
                 let _ = written.wait_for(|done| *done).await;
-                match app.notifications.send(PendingFrame { user_id }).await {
+                match app.notifications.send(pending).await {
                     Ok(result) => result,
                     Err(e) => Err(ChatError::internal("notification actor", e)),
                 }
-            }
+            })
             .into_actor(self)
             .map(|result, _act, ctx| match result {
                 Ok(Some(frame)) => ctx.text(frame),
@@ -190,12 +213,13 @@ impl Actor for WsSession {
             .presence
             .unregister(self.caller.user.id, self.caller.connection_id);
         let db = self.app.db.clone();
-        let conn = self.caller.connection_id.to_string();
+        let conn = self.caller.connection_id;
+        log::info!(conn:% = conn; "connection closed");
         let mut written = self.row_written.clone();
         self.app.background.spawn(async move {
             let _ = written.wait_for(|done| *done).await;
-            if let Err(e) = store::sessions::close(&db, &conn).await {
-                log::warn!("session row for {conn} not removed: {e}");
+            if let Err(e) = store::sessions::close(&db, &conn.to_string()).await {
+                log::warn!(conn:% = conn; "session row not removed: {e}");
             }
         });
     }
@@ -219,7 +243,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             }
             Err(ws::ProtocolError::Overflow) => Self::close_for(ctx, Violation::TooBig),
             Err(e) => {
-                log::debug!("protocol error on {}: {e}", self.caller.connection_id);
+                log::debug!(conn:% = self.caller.connection_id; "protocol error: {e}");
                 Self::close(ctx, ws::CloseCode::Protocol, "Protocol error");
             }
         }
@@ -241,6 +265,7 @@ impl Handler<Outbound> for WsSession {
         match msg {
             Outbound::Frame(frame) => ctx.text(ByteString::clone(&frame)),
             Outbound::Overloaded => Self::close(ctx, ws::CloseCode::Again, "Try again later"),
+            Outbound::GoingAway => Self::close(ctx, ws::CloseCode::Away, "Server shutting down"),
         }
     }
 }

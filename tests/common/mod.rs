@@ -6,6 +6,7 @@
 //! to run the same tests on PostgreSQL: each test gets its own database, dropped afterwards.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod messages;
 pub mod raw;
 pub mod rooms;
@@ -15,11 +16,11 @@ use std::time::Duration;
 
 use chatd::auth::{issue, NewToken};
 use chatd::config::Settings;
-use chatd::startup::BackgroundServer;
+use chatd::startup::{BackgroundServer, Shutdown};
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -42,7 +43,7 @@ pub struct TestApp {
     database: TestDatabase,
 }
 
-enum TestDatabase {
+pub enum TestDatabase {
     Sqlite(std::path::PathBuf),
     Postgres { admin_url: String, name: String },
 }
@@ -78,7 +79,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     }
 }
 
-async fn fresh_database() -> (String, TestDatabase) {
+/// A new, empty database: its URL, and what removes it when dropped.
+pub async fn fresh_database() -> (String, TestDatabase) {
     match std::env::var("CHAT_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("chatd_test_{}", Uuid::new_v4().simple());
@@ -119,7 +121,12 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the server (and its pool) before removing its database.
         drop(self.server.take());
-        match &self.database {
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self {
             TestDatabase::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -211,6 +218,55 @@ impl TestApp {
             .as_ref()
             .and_then(|s| s.state())
             .map_or(0, |state| state.rooms.live())
+    }
+
+    /// Stops the server: gracefully (draining first) or at once.
+    pub fn shutdown(&self) -> Shutdown {
+        self.server.as_ref().expect("server running").shutdown()
+    }
+
+    /// The port `/metrics` is served on, if any.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.server.as_ref().and_then(|s| s.metrics_port)
+    }
+
+    pub async fn get(&self, path: &str) -> HttpResponse {
+        http_request(self.port, "GET", path, None).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> HttpResponse {
+        http_request(self.port, "POST", path, Some(&body.to_string())).await
+    }
+
+    /// `GET /metrics` from wherever it is served.
+    pub async fn scrape(&self) -> Scrape {
+        let port = self.metrics_port().expect("metrics are served");
+        let response = http_request(port, "GET", "/metrics", None).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        Scrape::parse(&response.body)
+    }
+
+    /// Takes the database away from under the running server, as an operator's accident
+    /// would: the SQLite file is deleted, the PostgreSQL database dropped with its connections.
+    pub async fn destroy_database(&self) {
+        match &self.database {
+            TestDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+                assert!(!path.exists());
+            }
+            TestDatabase::Postgres { admin_url, name } => {
+                let admin = sea_orm::Database::connect(admin_url)
+                    .await
+                    .expect("connect to CHAT_TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .await
+                    .expect("drop the test database");
+                admin.close().await.ok();
+            }
+        }
     }
 
     /// A database connection of the test's own, for checking what the server stored.
@@ -440,4 +496,94 @@ pub async fn send_message(client: &mut Client, room: Uuid, content: &str) -> Val
         )
         .await;
     client.recv_dispatch("message.dispatch").await
+}
+
+/// An HTTP response as a test sees it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`), JSON body if any.
+pub async fn http_request(port: u16, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(FRAME_WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("timed out waiting for an HTTP response")
+        .expect("read");
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("header end");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    assert!(
+        !headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked")),
+        "chunked responses are not expected"
+    );
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// A Prometheus text exposition: series (`name{labels}` exactly as printed) → value.
+pub struct Scrape(std::collections::HashMap<String, f64>);
+
+impl Scrape {
+    pub fn parse(text: &str) -> Scrape {
+        Scrape(
+            text.lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .map(|l| {
+                    let (series, value) = l.rsplit_once(' ').expect("series value");
+                    (series.to_string(), value.parse().expect("a number"))
+                })
+                .collect(),
+        )
+    }
+
+    /// The value of one series; absent series are 0 (counters with labels appear on first use).
+    pub fn value(&self, series: &str) -> f64 {
+        self.0.get(series).copied().unwrap_or(0.0)
+    }
+
+    pub fn has(&self, series: &str) -> bool {
+        self.0.contains_key(series)
+    }
 }

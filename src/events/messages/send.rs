@@ -1,6 +1,8 @@
 //! `message.send`: gate, validate, then hand the message to its room's actor, which checks
 //! again, stores it durably and fans it out.
 
+use std::time::Instant;
+
 use uuid::Uuid;
 
 use super::content::sanitized;
@@ -22,6 +24,7 @@ pub async fn send(
     caller: &Caller,
     req: MessageSend,
 ) -> Result<Option<Frame>, ChatError> {
+    let received = Instant::now();
     // 1. Which room, then may the caller post there (messages.md §7.2).
     let room_id = target_room(app, &req.target).await?;
     authorize(app, room_id, caller.user.id, Action::Post).await?;
@@ -109,6 +112,8 @@ pub async fn send(
         },
         sender: user_view(&caller.user),
     };
-    app.rooms.call(room_id, post).await??;
+    let committed = app.rooms.call(room_id, post).await??;
+    app.metrics
+        .message_sent(committed.at - received, received.elapsed());
     Ok(None)
 }

@@ -62,7 +62,64 @@ pub enum ClientEvent {
     RoomMessages(RoomMessages),
 }
 
+/// Every `event_type` the spec defines (rooms.md §1.2): the bounded set of names that metrics
+/// label frames with (any other name is counted as `unknown`).
+pub const EVENT_TYPES: [&str; 16] = [
+    "message.send",
+    "message.modify",
+    "message.react",
+    "message.read",
+    "message.acknowledged",
+    "message.typing",
+    "room.messages",
+    "session.heartbeat",
+    "room.create",
+    "room.list",
+    "room.info",
+    "room.add_members",
+    "room.remove_members",
+    "room.join",
+    "room.leave",
+    "room.modify",
+];
+
+/// The spec's name for the `event_type` of a frame that did not decode, if it names one.
+/// Only failed frames are parsed a second time for this.
+pub fn event_type_of(text: &str) -> Option<&'static str> {
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        event_type: std::borrow::Cow<'a, str>,
+    }
+    let probe: Probe = serde_json::from_str(text).ok()?;
+    EVENT_TYPES
+        .into_iter()
+        .find(|name| *name == probe.event_type)
+}
+
 impl ClientEvent {
+    /// The event's `event_type`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientEvent::SessionHeartbeat => "session.heartbeat",
+            ClientEvent::RoomCreate(_) => "room.create",
+            ClientEvent::RoomList => "room.list",
+            ClientEvent::RoomInfo { .. } => "room.info",
+            ClientEvent::RoomJoin { .. } => "room.join",
+            ClientEvent::RoomLeave { .. } => "room.leave",
+            ClientEvent::RoomAddMembers { .. } => "room.add_members",
+            ClientEvent::RoomRemoveMembers { .. } => "room.remove_members",
+            ClientEvent::RoomModify(_) => "room.modify",
+            ClientEvent::MessageSend(_) => "message.send",
+            ClientEvent::MessageAcknowledged { .. } => "message.acknowledged",
+            ClientEvent::MessageModify(_) => "message.modify",
+            ClientEvent::MessageReact(_) => "message.react",
+            ClientEvent::MessageRead(_) => "message.read",
+            ClientEvent::MessageTyping(_) => "message.typing",
+            ClientEvent::RoomMessages(_) => "room.messages",
+        }
+    }
+
     /// Decodes one text frame. Errors about the frame itself come first, then the event name,
     /// then whatever each event checks before its gate.
     pub fn decode(text: &str) -> Result<ClientEvent, ChatError> {
@@ -185,5 +242,41 @@ mod tests {
     fn send_without_room_id_falls_back_to_message_id() {
         let e = decode(json!({"event_type": "message.send", "data": {"content": "x"}}));
         assert_eq!(e, Err(ChatError::rule("Invalid message_id type")));
+    }
+
+    #[test]
+    fn every_decoded_event_is_named_by_the_spec_list() {
+        let room = "0b5f3c7e-8a47-4c1b-9a52-5a3f4f1b2c9d";
+        for frame in [
+            json!({"event_type": "session.heartbeat", "data": {}}),
+            json!({"event_type": "room.create", "data": {"type": "OneToOneChat", "participants": [2]}}),
+            json!({"event_type": "room.list"}),
+            json!({"event_type": "room.info", "data": {"room_id": room}}),
+            json!({"event_type": "message.send", "data": {"room_id": room, "content": "x"}}),
+            json!({"event_type": "message.acknowledged", "data": {"message_id": [room]}}),
+            json!({"event_type": "message.modify", "data": {"message_id": room, "action": "delete"}}),
+            json!({"event_type": "message.react", "data": {"message_id": room, "type": "remove"}}),
+            json!({"event_type": "message.read", "data": {"message_id": room}}),
+            json!({"event_type": "message.typing", "data": {"room_id": room}}),
+            json!({"event_type": "room.messages", "data": {"room_id": room}}),
+            json!({"event_type": "room.join", "data": {"room_id": room}}),
+            json!({"event_type": "room.leave", "data": {"room_id": room}}),
+            json!({"event_type": "room.add_members", "data": {"room_id": room, "members": [2]}}),
+            json!({"event_type": "room.remove_members", "data": {"room_id": room, "members": [2]}}),
+            json!({"event_type": "room.modify", "data": {"room_id": room, "action": "delete"}}),
+        ] {
+            let event = decode(frame.clone()).unwrap_or_else(|e| panic!("{frame}: {e:?}"));
+            assert_eq!(event.name(), frame["event_type"]);
+            assert!(EVENT_TYPES.contains(&event.name()));
+        }
+    }
+
+    #[test]
+    fn undecoded_frames_are_named_only_by_spec_event_types() {
+        let join = r#"{"event_type": "room.join", "data": {}}"#;
+        assert_eq!(event_type_of(join), Some("room.join"));
+        assert_eq!(event_type_of(r#"{"event_type": "room.destroy"}"#), None);
+        assert_eq!(event_type_of(r#"{"event_type": 1}"#), None);
+        assert_eq!(event_type_of("not json"), None);
     }
 }

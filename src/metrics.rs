@@ -1,0 +1,305 @@
+//! The service's Prometheus metrics. Each [`Metrics`] has a registry of its own, so that several
+//! servers in one process (the tests) keep separate numbers. Label values come from closed sets
+//! (the spec's event names, error codes, statement kinds) and the hot-path handles are resolved
+//! once here: recording is an atomic add, or a short bucket search for a histogram.
+//!
+//! Gauges that describe a population (open connections, live room actors) are not maintained on
+//! every change; `GET /metrics` sets them from the owning maps just before it renders.
+
+use std::time::Duration;
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::auth::AuthError;
+use crate::protocol::client::EVENT_TYPES;
+use crate::protocol::errors::ChatError;
+
+/// The `reason` label of a refused connection.
+const AUTH_FAILURE_REASONS: [&str; 5] = [
+    "missing",
+    "invalid",
+    "expired",
+    "not_yet_valid",
+    "bad_claims",
+];
+
+/// The `event` label of a frame that names no event of the spec (or is not JSON at all).
+pub const UNKNOWN_EVENT: &str = "unknown";
+
+/// What a database statement does, by its first keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    // The order is that of `ALL`, which indexes `Metrics::db_queries`.
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Other,
+}
+
+impl StatementKind {
+    const ALL: [StatementKind; 5] = [
+        StatementKind::Select,
+        StatementKind::Insert,
+        StatementKind::Update,
+        StatementKind::Delete,
+        StatementKind::Other,
+    ];
+
+    pub fn of(sql: &str) -> StatementKind {
+        let keyword = sql.trim_start().get(..6).unwrap_or("");
+        [
+            ("select", StatementKind::Select),
+            ("insert", StatementKind::Insert),
+            ("update", StatementKind::Update),
+            ("delete", StatementKind::Delete),
+        ]
+        .into_iter()
+        .find(|(k, _)| keyword.eq_ignore_ascii_case(k))
+        .map_or(StatementKind::Other, |(_, kind)| kind)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            StatementKind::Select => "select",
+            StatementKind::Insert => "insert",
+            StatementKind::Update => "update",
+            StatementKind::Delete => "delete",
+            StatementKind::Other => "other",
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// Set from the presence map at scrape time.
+    pub connections_open: IntGauge,
+    /// Set from the room registry at scrape time.
+    pub room_actors_live: IntGauge,
+    events: IntCounterVec,
+    dispatches: IntCounter,
+    deliveries: IntCounter,
+    queue_fullness: Histogram,
+    slow_consumer_closes: IntCounter,
+    /// Indexed by `StatementKind as usize`.
+    db_queries: Vec<Histogram>,
+    db_errors: IntCounter,
+    send_commit: Histogram,
+    send_dispatch: Histogram,
+    auth_failures: IntCounterVec,
+}
+
+/// Seconds, 100 µs to 10 s.
+fn latency_buckets() -> Vec<f64> {
+    vec![
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        5.0, 10.0,
+    ]
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("chatd".into()), None)?;
+        let connections_open = IntGauge::new("connections_open", "Open WebSocket connections.")?;
+        let room_actors_live = IntGauge::new(
+            "room_actors_live",
+            "Room actors running (one per room in use since start-up).",
+        )?;
+        let events = IntCounterVec::new(
+            Opts::new(
+                "events_total",
+                "Client frames handled, by event type and outcome (ok, or the error code sent \
+                 back; event `unknown` when the frame names no event of the spec).",
+            ),
+            &["event", "outcome"],
+        )?;
+        let dispatches = IntCounter::new(
+            "dispatches_total",
+            "Server frames fanned out to an audience (each encoded once).",
+        )?;
+        let deliveries = IntCounter::new(
+            "deliveries_total",
+            "Server frames queued to a connection (a dispatch to n connections counts n).",
+        )?;
+        let queue_fullness = Histogram::with_opts(
+            HistogramOpts::new(
+                "session_queue_fullness",
+                "Share of a connection's outbound queue (mailboxes.session) in use when a frame \
+                 is queued to it; at 1 the connection is closed with 1013.",
+            )
+            .buckets(vec![0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]),
+        )?;
+        let slow_consumer_closes = IntCounter::new(
+            "slow_consumer_closes_total",
+            "Connections closed with 1013 because their outbound queue was full.",
+        )?;
+        let db_query_vec = HistogramVec::new(
+            HistogramOpts::new(
+                "db_query_duration_seconds",
+                "Database statement latency, by statement kind.",
+            )
+            .buckets(latency_buckets()),
+            &["statement"],
+        )?;
+        let db_queries = StatementKind::ALL
+            .iter()
+            .map(|kind| db_query_vec.get_metric_with_label_values(&[kind.label()]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let db_errors =
+            IntCounter::new("db_query_errors_total", "Database statements that failed.")?;
+        let send_vec = HistogramVec::new(
+            HistogramOpts::new(
+                "message_send_duration_seconds",
+                "message.send from its arrival to `commit` (stored durably) and to `dispatch` \
+                 (queued for every connection of the room).",
+            )
+            .buckets(latency_buckets()),
+            &["stage"],
+        )?;
+        let send_commit = send_vec.get_metric_with_label_values(&["commit"])?;
+        let send_dispatch = send_vec.get_metric_with_label_values(&["dispatch"])?;
+        let auth_failures = IntCounterVec::new(
+            Opts::new(
+                "auth_failures_total",
+                "Connections refused with 4001, by reason (missing; invalid: malformed or \
+                 signed with another secret; expired; not_yet_valid; bad_claims).",
+            ),
+            &["reason"],
+        )?;
+
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(room_actors_live.clone()))?;
+        registry.register(Box::new(events.clone()))?;
+        registry.register(Box::new(dispatches.clone()))?;
+        registry.register(Box::new(deliveries.clone()))?;
+        registry.register(Box::new(queue_fullness.clone()))?;
+        registry.register(Box::new(slow_consumer_closes.clone()))?;
+        registry.register(Box::new(db_query_vec))?;
+        registry.register(Box::new(db_errors.clone()))?;
+        registry.register(Box::new(send_vec))?;
+        registry.register(Box::new(auth_failures.clone()))?;
+
+        // Every event of the spec shows up from the first scrape, at zero.
+        for event in EVENT_TYPES {
+            events.get_metric_with_label_values(&[event, "ok"])?;
+        }
+        for reason in AUTH_FAILURE_REASONS {
+            auth_failures.get_metric_with_label_values(&[reason])?;
+        }
+        Ok(Metrics {
+            registry,
+            connections_open,
+            room_actors_live,
+            events,
+            dispatches,
+            deliveries,
+            queue_fullness,
+            slow_consumer_closes,
+            db_queries,
+            db_errors,
+            send_commit,
+            send_dispatch,
+            auth_failures,
+        })
+    }
+
+    /// One client frame handled: `event` is a name of [`EVENT_TYPES`] or [`UNKNOWN_EVENT`].
+    pub fn event(&self, event: &'static str, error: Option<&ChatError>) {
+        let outcome = match error.map(ChatError::code) {
+            None => "ok",
+            Some(None) => "invalid_event_type",
+            Some(Some(4002)) => "4002",
+            Some(Some(4003)) => "4003",
+            Some(Some(4004)) => "4004",
+            Some(Some(4005)) => "4005",
+            Some(Some(4006)) => "4006",
+            Some(Some(_)) => "error",
+        };
+        self.events.with_label_values(&[event, outcome]).inc();
+    }
+
+    /// One dispatch fanned out, queued to `deliveries` connections.
+    pub fn dispatched(&self, deliveries: u64) {
+        self.dispatches.inc();
+        self.deliveries.inc_by(deliveries);
+    }
+
+    /// A frame is being queued to a connection that already holds `queued` of `capacity`.
+    pub fn queue_depth(&self, queued: usize, capacity: usize) {
+        self.queue_fullness
+            .observe(queued as f64 / capacity.max(1) as f64);
+    }
+
+    pub fn slow_consumer_closed(&self) {
+        self.slow_consumer_closes.inc();
+    }
+
+    pub fn db_query(&self, kind: StatementKind, elapsed: Duration, failed: bool) {
+        if let Some(histogram) = self.db_queries.get(kind as usize) {
+            histogram.observe(elapsed.as_secs_f64());
+        }
+        if failed {
+            self.db_errors.inc();
+        }
+    }
+
+    /// A `message.send` committed `to_commit` after it arrived, and was queued for every
+    /// connection of its room `to_dispatch` after it arrived.
+    pub fn message_sent(&self, to_commit: Duration, to_dispatch: Duration) {
+        self.send_commit.observe(to_commit.as_secs_f64());
+        self.send_dispatch.observe(to_dispatch.as_secs_f64());
+    }
+
+    pub fn auth_failed(&self, err: &AuthError) {
+        let reason = match err {
+            AuthError::Missing => "missing",
+            AuthError::Invalid(_) => "invalid",
+            AuthError::Expired => "expired",
+            AuthError::NotYetValid => "not_yet_valid",
+            AuthError::NoUserId(_)
+            | AuthError::TimeNotANumber(_)
+            | AuthError::BadProfileClaim { .. } => "bad_claims",
+        };
+        self.auth_failures.with_label_values(&[reason]).inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        TextEncoder::new().encode_to_string(&self.registry.gather())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_classified_by_their_first_keyword() {
+        assert_eq!(StatementKind::of("SELECT 1"), StatementKind::Select);
+        assert_eq!(StatementKind::of("  insert into x"), StatementKind::Insert);
+        assert_eq!(StatementKind::of("UPDATE x"), StatementKind::Update);
+        assert_eq!(StatementKind::of("delete from x"), StatementKind::Delete);
+        assert_eq!(StatementKind::of("PRAGMA x"), StatementKind::Other);
+        assert_eq!(StatementKind::of("é"), StatementKind::Other);
+    }
+
+    #[test]
+    fn error_outcomes_are_their_wire_codes() {
+        let m = Metrics::new().unwrap();
+        m.event("room.info", Some(&ChatError::NotFound));
+        m.event("message.react", Some(&ChatError::InvalidEventType));
+        m.event("room.info", None);
+        let text = m.render().unwrap();
+        for line in [
+            r#"chatd_events_total{event="room.info",outcome="4004"} 1"#,
+            r#"chatd_events_total{event="message.react",outcome="invalid_event_type"} 1"#,
+            r#"chatd_events_total{event="room.info",outcome="ok"} 1"#,
+            r#"chatd_events_total{event="room.list",outcome="ok"} 0"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+    }
+}
