@@ -1,6 +1,6 @@
-//! The browser console in a real headless Chromium: two tabs, two users, one real chatd.
-//! Each step asserts what each page shows. Screenshots of both pages are kept under
-//! `target/tmp/browser-console/` as artefacts.
+//! The browser console in a real headless Chromium against one real chatd: two tabs are two
+//! users who chat (a third connects with a pasted token). Each step asserts what each page
+//! shows. Screenshots of both chat pages are kept under `target/tmp/browser-console/`.
 
 mod common;
 
@@ -46,7 +46,7 @@ async fn send(browser: &mut Chromium, page: &Page, text: &str) {
 /// `message.typing` at most every two seconds) so that the indicator, which fades after a few
 /// seconds, stays up however slowly this machine polls.
 async fn bob_types_until_alice_sees_it(browser: &mut Chromium, alice: &Page, bob: &Page) {
-    let shown = "document.getElementById('typing').textContent === 'user2 is typing…'";
+    let shown = "document.getElementById('typing').textContent === 'bob is typing…'";
     let started = std::time::Instant::now();
     let mut draft = String::new();
     loop {
@@ -74,19 +74,34 @@ async fn two_users_chat_through_the_console_in_chromium() {
     let bob = browser.open("bob", &url).await;
     let both = [&alice, &bob];
 
-    // Alice starts through the development form; bob pastes a token, as with a real secret.
-    browser.type_into(&alice, "#dev-user-id", "1").await;
-    browser.type_into(&alice, "#dev-username", "alice").await;
+    // The newcomer's path: both tabs suggest the next user (alice, then bob); just press Start.
+    assert_eq!(
+        browser
+            .eval(&alice, "document.getElementById('dev-username').value")
+            .await,
+        "alice"
+    );
     browser.click(&alice, "#dev-mint").await;
-    browser.type_into(&bob, "#token-input", &app.token(2)).await;
-    browser.click(&bob, "#token-connect").await;
     shows(&mut browser, &alice, "#status", "connected as alice (#1)").await;
-    shows(&mut browser, &bob, "#status", "connected as user2 (#2)").await;
+    let suggests_bob = "document.getElementById('dev-username').value === 'bob'";
+    browser
+        .wait_until(&bob, suggests_bob, "bob's tab to suggest bob")
+        .await;
+    browser.click(&bob, "#dev-mint").await;
+    shows(&mut browser, &bob, "#status", "connected as bob (#2)").await;
+
+    // With a real secret the console takes a token from the application instead.
+    let carol = browser.open("carol", &url).await;
+    browser
+        .type_into(&carol, "#token-input", &app.token(3))
+        .await;
+    browser.click(&carol, "#token-connect").await;
+    shows(&mut browser, &carol, "#status", "connected as user3 (#3)").await;
 
     // Alice opens a one-to-one chat with bob: it opens on her page, and bob opens it on his.
     browser.type_into(&alice, "#create-members", "2").await;
     browser.click(&alice, "#create-submit").await;
-    shows(&mut browser, &alice, "#room-title", "user2").await;
+    shows(&mut browser, &alice, "#room-title", "bob").await;
     shows(&mut browser, &bob, "#room-list .room-name", "alice").await;
     browser.click(&bob, "#room-list li").await;
     shows(&mut browser, &bob, "#room-title", "alice").await;
@@ -116,10 +131,10 @@ async fn two_users_chat_through_the_console_in_chromium() {
         &mut browser,
         &alice,
         "#messages .state",
-        "✓✓ delivered to user2",
+        "✓✓ delivered to bob",
     )
     .await;
-    mentions(&mut browser, &alice, "#messages .state", "read by user2").await;
+    mentions(&mut browser, &alice, "#messages .state", "read by bob").await;
 
     // Bob replies to it; both pages show the reply with its quote.
     browser.click(&bob, "#messages .reply-button").await;
@@ -193,7 +208,7 @@ async fn two_users_chat_through_the_console_in_chromium() {
     browser
         .click(&alice, "#room-list li[data-type='OneToOneChat']")
         .await;
-    shows(&mut browser, &alice, "#room-title", "user2").await;
+    shows(&mut browser, &alice, "#room-title", "bob").await;
     std::fs::create_dir_all(artefacts()).expect("artefact directory");
     for page in both {
         let path = artefacts().join(format!("{}.png", page.name));

@@ -627,9 +627,16 @@
   // ---- wiring -------------------------------------------------------------------------------
 
   $("dev-login").hidden = !DEV_TOKENS;
-  const nextUser = Number(localStorage.getItem("chatd-console-last-user") || 0) + 1;
-  $("dev-user-id").value = nextUser;
-  $("dev-username").value = NAMES[nextUser - 1] || `user${nextUser}`;
+  // Each tab offers the user after the last one started in any tab: alice, then bob, …
+  const suggestUser = () => {
+    const next = Number(localStorage.getItem("chatd-console-last-user") || 0) + 1;
+    $("dev-user-id").value = next;
+    $("dev-username").value = NAMES[next - 1] || `user${next}`;
+  };
+  suggestUser();
+  window.addEventListener("storage", (e) => {
+    if (e.key === "chatd-console-last-user" && !state.ws) suggestUser();
+  });
   $("dev-user-id").addEventListener("input", () => {
     const id = Number($("dev-user-id").value);
     $("dev-username").value = NAMES[id - 1] || `user${id}`;
