@@ -176,11 +176,16 @@ async fn stop_signal() -> std::io::Result<()> {
     }
 }
 
-fn print_banner(settings: &Settings, app: &Application) {
-    let host = match settings.server.host.as_str() {
+/// Where a local browser reaches a listener bound to `host`.
+fn reachable(host: &str) -> &str {
+    match host {
         "0.0.0.0" | "::" => "127.0.0.1",
         h => h,
-    };
+    }
+}
+
+fn print_banner(settings: &Settings, app: &Application) {
+    let host = reachable(&settings.server.host);
     let port = app.port();
     let url = format!("ws://{host}:{port}{}", settings.server.websocket_path);
     println!("chatd is listening on {url}");
@@ -190,7 +195,7 @@ fn print_banner(settings: &Settings, app: &Application) {
     println!("database: {}", redact(&settings.database.url));
     println!("health:   http://{host}:{port}/healthz  http://{host}:{port}/readyz");
     if let Some(metrics_port) = app.metrics_port() {
-        let metrics_host = settings.metrics_bind().map_or(host, |(h, _)| h);
+        let metrics_host = settings.metrics_bind().map_or(host, |(h, _)| reachable(h));
         println!("metrics:  http://{metrics_host}:{metrics_port}/metrics");
     }
     println!(
