@@ -54,8 +54,10 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
+        # No drain period: nothing balances load here, and stop() waits for the exit.
         env = dict(os.environ, RUST_LOG="error", CHAT__SERVER__PORT=str(self.port),
-                   CHAT__SERVER__WORKERS="2", CHAT__DATABASE__URL=f"sqlite://{self.db}?mode=rwc")
+                   CHAT__SERVER__WORKERS="2", CHAT__DATABASE__URL=f"sqlite://{self.db}?mode=rwc",
+                   CHAT__SERVER__DRAIN_SECONDS="0")
         # Run outside any checkout, so no settings.toml but the compiled-in defaults applies.
         self.proc = subprocess.Popen([os.path.abspath(self.binary)], env=env, cwd=tempfile.gettempdir(),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
