@@ -1,0 +1,129 @@
+//! The durable `message.send` write as the room actor runs it: one transaction holding
+//! `store::messages::create` (the message, the room's `last_message`, the notification and a
+//! recipient row for every other member), committed — on a temporary SQLite file opened the
+//! way the server opens it (WAL, `synchronous = NORMAL`).
+//!
+//! Per room size (2 members: a one-to-one chat's recipient count; 300: a full channel), the
+//! baseline in the same run, `baseline_without_notifications`, is the same write with
+//! notifications off, so the difference is what the recipient rows cost: the number behind
+//! the notification-layout question (issue 8, item 3).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use chatd::auth::Identity;
+use chatd::config::Settings;
+use chatd::protocol::client::Profile;
+use chatd::rooms::room::RoomKind;
+use chatd::sanitize::sanitize;
+use chatd::store::notifications::NotificationKind;
+use chatd::store::{self, messages::NewMessage};
+use criterion::{criterion_group, criterion_main, Criterion};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use uuid::Uuid;
+
+const MEMBERS: [usize; 2] = [2, 300];
+
+async fn group_of(db: &DatabaseConnection, n: usize) -> Uuid {
+    let id = Uuid::new_v4();
+    let txn = db.begin().await.expect("begin");
+    store::rooms::create(
+        &txn,
+        store::rooms::NewRoom {
+            id,
+            kind: RoomKind::GroupChat,
+            creator: 1,
+            members: (1..=n as i64).collect::<BTreeSet<_>>(),
+            profile: Some(Profile {
+                name: format!("write path {n}"),
+                description: None,
+                avatar: None,
+                cap: Some(n as i64),
+                group_locked: false,
+                join_approval_required: false,
+                is_public: false,
+            }),
+            cap: Some(n as i64),
+            preferences: serde_json::json!({}),
+        },
+    )
+    .await
+    .expect("room");
+    txn.commit().await.expect("commit");
+    id
+}
+
+/// One `message.send` write, committed.
+async fn write(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], notify: bool) {
+    let message = NewMessage {
+        room_id,
+        sender_id: 1,
+        content: sanitize("hello from sender 0001, a small chat message of realistic size"),
+        parent_message_id: None,
+        forwarded_from_id: None,
+        is_forwarded: false,
+        media: Vec::new(),
+        notification_type: notify.then_some(NotificationKind::NewMessage),
+    };
+    let txn = db.begin().await.expect("begin");
+    store::messages::create(&txn, message, recipients)
+        .await
+        .expect("create");
+    txn.commit().await.expect("commit");
+}
+
+fn write_path(c: &mut Criterion) {
+    let path = std::env::temp_dir().join(format!("chatd-bench-write-{}.db", Uuid::new_v4()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let db = runtime.block_on(async {
+        let db = store::connect(&settings.database).await.expect("connect");
+        store::migrate(&db).await.expect("migrate");
+        for id in 1..=*MEMBERS.iter().max().unwrap_or(&2) as i64 {
+            let who = Identity {
+                user_id: id,
+                username: Some(format!("user{id}")),
+                email: None,
+                first_name: None,
+                last_name: None,
+            };
+            store::users::upsert_from_identity(&db, &who)
+                .await
+                .expect("user");
+        }
+        db
+    });
+    for n in MEMBERS {
+        let room = runtime.block_on(group_of(&db, n));
+        // Everyone but the sender is owed a notification.
+        let recipients: Vec<i64> = (2..=n as i64).collect();
+        let mut group = c.benchmark_group(format!("write_path/{n}_members"));
+        for (name, notify) in [
+            ("baseline_without_notifications", false),
+            ("message_send", true),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    runtime.block_on(async {
+                        let started = Instant::now();
+                        for _ in 0..iters {
+                            write(&db, room, &recipients, notify).await;
+                        }
+                        started.elapsed()
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+criterion_group!(benches, write_path);
+criterion_main!(benches);
