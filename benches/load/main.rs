@@ -197,6 +197,10 @@ fn shape(scenario: Scenario, size: usize, o: &Options) -> Shape {
 fn main() {
     let o = match options::parse(std::env::args().skip(1)) {
         Ok(o) => o,
+        Err(message) if message == options::USAGE => {
+            println!("{message}");
+            std::process::exit(0);
+        }
         Err(message) => {
             eprintln!("{message}");
             std::process::exit(2);
