@@ -42,6 +42,10 @@ pub const COLUMNS: &[Column] = &[
         path: "server_cpu_idle_s",
     },
     Column {
+        header: "µs/heartbeat",
+        path: "server_cpu_per_heartbeat_us",
+    },
+    Column {
         header: "heartbeats",
         path: "heartbeats_sent",
     },
