@@ -9,7 +9,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::notifications::NotificationActor;
+use crate::notifications::{NotificationActor, NotificationStats, Notices};
+use crate::presence::ledger::SessionLedger;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
 
@@ -22,6 +23,12 @@ pub struct AppState {
     pub delivery: Arc<dyn Deliver>,
     pub rooms: Arc<RoomRegistry>,
     pub notifications: Addr<NotificationActor>,
+    /// How committed events tell the `NotificationActor` about new notifications (push).
+    pub notices: Notices,
+    /// What happened to notices and pushes (drops, deliveries, failures).
+    pub notification_stats: Arc<NotificationStats>,
+    /// Heartbeats noted for the batched `last_seen` writes.
+    pub sessions: Arc<SessionLedger>,
     /// The system runtime, which outlives the HTTP workers: bookkeeping that must finish
     /// even while a worker shuts down (session rows) runs here, not on the worker.
     pub background: tokio::runtime::Handle,

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_SETTINGS: &str = include_str!("../settings.toml");
 /// The development secret shipped in `settings.toml`; start-up warns while it is used.
 pub const DEVELOPMENT_SECRET: &str = "chatd-development-secret-do-not-deploy";
+/// The smallest `notifications.replay_max_bytes`: room for several notifications.
+pub const MIN_REPLAY_BYTES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -38,6 +40,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub log: LogSettings,
     pub console: ConsoleSettings,
+    pub push: PushSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +91,9 @@ pub struct SessionSettings {
     /// Seconds between idle checks; 0 = derived from the threshold (see
     /// [`Settings::idle_check_interval`]).
     pub idle_check_interval: f64,
+    /// Seconds between two batched writes of the `last_seen` of connections that sent a
+    /// heartbeat meanwhile (heartbeats themselves write nothing).
+    pub last_seen_flush_interval: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +115,10 @@ pub struct MessageSettings {
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
     pub enabled: bool,
+    /// At most this many notifications of each room (its newest) in `chat.notifications`.
+    pub replay_per_room: u64,
+    /// At most this many bytes in the `chat.notifications` frame.
+    pub replay_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,6 +177,27 @@ pub struct ConsoleSettings {
     pub enabled: bool,
     /// Seconds a token minted by the console's development endpoint stays valid.
     pub dev_token_ttl: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    /// Where pushes for offline recipients are POSTed; empty = no push.
+    pub webhook_url: String,
+    /// Key of the `X-Chatd-Signature` HMAC; required when `webhook_url` is set.
+    pub webhook_secret: String,
+    /// Seconds one attempt may take.
+    pub timeout: f64,
+    /// Attempts per push, the first included.
+    pub max_attempts: u32,
+    /// Seconds before the first retry; doubled for each later one.
+    pub backoff_initial: f64,
+    /// Seconds, the longest wait between two attempts.
+    pub backoff_max: f64,
+    /// Pushes waiting to be sent; a full queue drops new ones.
+    pub queue_size: usize,
+    /// Characters of message text in a push's `preview`.
+    pub preview_chars: usize,
 }
 
 impl Settings {
@@ -246,6 +277,13 @@ impl Settings {
             ("rooms.actor_idle_timeout", self.rooms.actor_idle_timeout),
             ("server.shutdown_timeout", self.server.shutdown_timeout),
             ("health.database_timeout", self.health.database_timeout),
+            (
+                "sessions.last_seen_flush_interval",
+                self.sessions.last_seen_flush_interval,
+            ),
+            ("push.timeout", self.push.timeout),
+            ("push.backoff_initial", self.push.backoff_initial),
+            ("push.backoff_max", self.push.backoff_max),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
                 return invalid(key, "must be a positive number of seconds");
@@ -302,9 +340,37 @@ impl Settings {
             ("mailboxes.session", self.mailboxes.session),
             ("mailboxes.room", self.mailboxes.room),
             ("mailboxes.notification", self.mailboxes.notification),
+            ("push.queue_size", self.push.queue_size),
+            ("push.max_attempts", self.push.max_attempts as usize),
+            ("push.preview_chars", self.push.preview_chars),
+            (
+                "notifications.replay_per_room",
+                self.notifications.replay_per_room.min(usize::MAX as u64) as usize,
+            ),
         ] {
             if cap == 0 {
                 return invalid(key, "must be at least 1");
+            }
+        }
+        if self.notifications.replay_max_bytes < MIN_REPLAY_BYTES {
+            return invalid(
+                "notifications.replay_max_bytes",
+                &format!("must be at least {MIN_REPLAY_BYTES}"),
+            );
+        }
+        let url = &self.push.webhook_url;
+        if !url.is_empty() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid("push.webhook_url", "must be empty or an http(s):// URL");
+            }
+            if url.parse::<actix_web::http::Uri>().is_err() {
+                return invalid("push.webhook_url", "is not a valid URL");
+            }
+            if self.push.webhook_secret.is_empty() {
+                return invalid(
+                    "push.webhook_secret",
+                    "must be set when push.webhook_url is set",
+                );
             }
         }
         Ok(())
@@ -353,6 +419,10 @@ impl Settings {
         } else {
             Duration::from_secs_f64(self.sessions.inactivity_threshold / 12.0)
         }
+    }
+
+    pub fn last_seen_flush_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.sessions.last_seen_flush_interval)
     }
 
     pub fn room_actor_idle_timeout(&self) -> Duration {

@@ -1,14 +1,18 @@
 //! Message content sanitisation: the single ammonia `Builder`, configured with the reference's
 //! bleach settings (messages.md §6), and the wrapper that makes its output bleach's byte for
-//! byte (DECISIONS 29). The only file that imports ammonia.
+//! byte (DECISIONS 29). The only file that imports ammonia. [`plain_text`] turns stored content
+//! back into text without markup (push previews).
 //!
 //! ammonia decides what survives: tags, attributes, URL schemes, comments, and the dropping of
 //! `<script>`/`<style>` bodies (the one deliberate difference from bleach). The wrapper only
 //! changes how the surviving tree is written: character references stay as the user wrote them
 //! ([`references`]), and the escaping is bleach's ([`reserialize`]).
 
+mod plain;
 mod references;
 mod reserialize;
+
+pub use plain::plain_text;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;

@@ -15,7 +15,9 @@ use crate::app::AppState;
 use crate::config::Settings;
 use crate::http::{self, health::Readiness};
 use crate::metrics::Metrics;
-use crate::notifications::NotificationActor;
+use crate::notifications::replay::ReplayBounds;
+use crate::notifications::{webhook, NotificationActor, NotificationConfig, NotificationStats};
+use crate::presence::ledger::SessionLedger;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
 use crate::store::{self, StoreError};
@@ -63,29 +65,39 @@ impl Application {
         let actors = Arbiter::new();
         let presence = Arc::new(Presence::new(metrics.clone(), settings.mailboxes.session));
         let delivery: Arc<dyn Deliver> = presence.clone();
+        let notification_stats = Arc::new(NotificationStats::default());
+        let (notifications, notices) = NotificationActor::launch(
+            &actors.handle(),
+            NotificationConfig {
+                db: db.clone(),
+                enabled: settings.notifications.enabled,
+                mailbox: settings.mailboxes.notification,
+                bounds: ReplayBounds {
+                    per_room: settings.notifications.replay_per_room,
+                    max_bytes: settings.notifications.replay_max_bytes,
+                },
+                presence: presence.clone(),
+                stats: notification_stats.clone(),
+                push: None,
+            },
+            webhook::launch(&settings.push),
+        );
         let rooms = Arc::new(RoomRegistry::new(
             db.clone(),
             delivery.clone(),
+            notices.clone(),
             actors.handle(),
             settings.mailboxes.room,
             settings.room_actor_idle_timeout(),
         ));
         rooms.spawn_reaper();
-        let notifications = {
-            let (db, enabled, cap) = (
-                db.clone(),
-                settings.notifications.enabled,
-                settings.mailboxes.notification,
-            );
-            NotificationActor::start_in_arbiter(&actors.handle(), move |_| {
-                NotificationActor::new(db, enabled, cap)
-            })
-        };
         let readiness = Arc::new(Readiness::new(
             db.clone(),
             settings.database.clone(),
             settings.readiness_database_timeout(),
         ));
+        let sessions = Arc::new(SessionLedger::default());
+        sessions.spawn_flusher(db.clone(), settings.last_seen_flush_interval());
         let state = Arc::new(AppState {
             settings: settings.clone(),
             db,
@@ -93,6 +105,9 @@ impl Application {
             delivery,
             rooms,
             notifications,
+            notices,
+            notification_stats,
+            sessions,
             background: tokio::runtime::Handle::current(),
             metrics,
         });

@@ -247,7 +247,7 @@ async fn room_info_is_for_members_only() {
         info,
         json!({"id": room, "participants": [user_json(1), user_json(2)],
                "property": {"preferences": {}}, "created_at": "<ts>", "updated_at": "<ts>",
-               "type": "OneToOneChat"})
+               "type": "OneToOneChat", "unread_count": 0})
     );
 
     carol.emit("room.info", json!({"room_id": room})).await;
@@ -291,7 +291,8 @@ async fn room_list_goes_to_every_device_newest_activity_first_with_placeholders(
                "last_message": {"id": null, "room_id": null, "sender_id": null,
                    "parent_message_id": null, "forwarded_from_id": null, "content": "",
                    "is_deleted": false, "is_forwarded": false, "is_edited": false},
-               "created_at": "<ts>", "updated_at": "<ts>", "type": "OneToOneChat"})
+               "created_at": "<ts>", "updated_at": "<ts>", "type": "OneToOneChat",
+               "unread_count": 0})
     );
 
     // A message in the older room moves it to the top.
@@ -304,6 +305,7 @@ async fn room_list_goes_to_every_device_newest_activity_first_with_placeholders(
     assert_eq!(list[0]["id"], json!(with_bob));
     assert_eq!(list[0]["peer"], user_json(2));
     assert_eq!(list[0]["last_message"], sent);
+    assert_eq!(list[0]["unread_count"], 1);
     assert_timestamp(&list[0]["updated_at"]);
     assert_ne!(list[0]["updated_at"], list[0]["created_at"]);
 

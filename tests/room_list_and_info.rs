@@ -4,8 +4,8 @@
 mod common;
 
 use common::rooms::{
-    channel_json, create_channel, create_group, denied, group_json, internal, not_found, rule,
-    texts,
+    channel_json, create_channel, create_group, denied, group_json, info_json, internal, not_found,
+    rule, texts,
 };
 use common::{create_one_to_one, send_message, spawn_app, user_json};
 use serde_json::json;
@@ -30,12 +30,14 @@ async fn the_list_shows_groups_and_channels_with_their_creator_newest_activity_f
             {"id": group, "creator": user_json(1), "last_message": placeholder,
              "created_at": "<ts>", "updated_at": "<ts>", "name": "Team", "description": null,
              "max_participants": 100, "avatar": null, "join_approval_required": false,
-             "group_locked": false, "type": "GroupChat"},
+             "group_locked": false, "type": "GroupChat", "unread_count": 0},
             {"id": with_carol, "peer": user_json(3), "last_message": placeholder,
-             "created_at": "<ts>", "updated_at": "<ts>", "type": "OneToOneChat"},
+             "created_at": "<ts>", "updated_at": "<ts>", "type": "OneToOneChat",
+             "unread_count": 0},
             {"id": channel, "creator": user_json(2), "last_message": placeholder,
              "created_at": "<ts>", "updated_at": "<ts>", "name": "News", "description": null,
-             "is_public": true, "avatar": null, "max_subscribers": 300, "type": "Channel"},
+             "is_public": true, "avatar": null, "max_subscribers": 300, "type": "Channel",
+             "unread_count": 0},
         ])
     );
 
@@ -72,7 +74,7 @@ async fn room_info_shows_each_room_type_to_its_members_only() {
     // To every connection of the asking user, nobody else.
     alice.emit("room.info", json!({"room_id": group})).await;
     let info = alice.recv_normalized("roominfo.dispatch").await;
-    assert_eq!(info, group_json(group, 1, &[1, 2], &[1]));
+    assert_eq!(info, info_json(group_json(group, 1, &[1, 2], &[1]), 0));
     assert_eq!(
         alice_tablet.recv_normalized("roominfo.dispatch").await,
         info
@@ -85,7 +87,7 @@ async fn room_info_shows_each_room_type_to_its_members_only() {
         .await;
     assert_eq!(
         alice.recv_normalized("roominfo.dispatch").await,
-        channel_json(channel, 2, &[1, 2], &[2], false)
+        info_json(channel_json(channel, 2, &[1, 2], &[2], false), 0)
     );
     alice_tablet.recv_dispatch("roominfo.dispatch").await;
     bob.assert_nothing_pending().await;

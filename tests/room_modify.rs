@@ -5,7 +5,7 @@ mod common;
 
 use common::rooms::{
     channel_json, create_channel, create_group, create_room, denied, error, field, group_json,
-    internal, merged, not_found, rule, texts,
+    info_json, internal, merged, not_found, rule, texts,
 };
 use common::{create_one_to_one, send_message, spawn_app, user_json};
 use serde_json::{json, Value};
@@ -128,7 +128,7 @@ async fn an_update_validates_what_it_would_apply_and_then_saves_nothing() {
     alice.emit("room.info", json!({"room_id": channel})).await;
     assert_eq!(
         alice.recv_normalized("roominfo.dispatch").await,
-        channel_json(channel, 1, &[1], &[1], false)
+        info_json(channel_json(channel, 1, &[1], &[1], false), 0)
     );
 }
 

@@ -13,6 +13,7 @@ mod m20261126_000007_create_notifications;
 mod m20261126_000008_create_sessions;
 mod m20261129_000009_add_membership_foreign_keys;
 mod m20261129_000010_index_message_history;
+mod m20261129_000011_add_member_unread_count;
 mod util;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_create_sessions::Migration),
             Box::new(m20261129_000009_add_membership_foreign_keys::Migration),
             Box::new(m20261129_000010_index_message_history::Migration),
+            Box::new(m20261129_000011_add_member_unread_count::Migration),
         ]
     }
 }

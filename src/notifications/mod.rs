@@ -1,38 +1,115 @@
-//! The `NotificationActor`: replays a user's pending notifications when they connect.
-//! Notifications themselves are written in the same transaction as the message they are about
-//! (`store::messages::create`), so none is lost between commit and replay.
+//! The `NotificationActor`: what happens around the notification rows a user is owed.
+//!
+//! The rows themselves are written and removed by `store::notifications`, always inside the
+//! transaction of the event they belong to (a send or reaction creates them, an
+//! acknowledgement, delete or leave settles them), so a crash can never leave a committed
+//! message without its notification, nor a replay showing what was already settled
+//! (docs/architecture.md, "Notifications"). Around them the actor owns:
+//!
+//! - **the replay at connect** ([`PendingFrame`], [`replay`]): the user's pending
+//!   notifications, bounded per room and per frame; what is left out stays pending;
+//! - **the push to offline recipients** ([`Created`], [`push`]): told after the commit, with
+//!   a non-blocking send into its bounded mailbox (a full mailbox drops the notice, counted
+//!   and logged, and never holds up the message's delivery); recipients with no open
+//!   connection are handed to the push queue, which a [`push::PushTransport`] (the signed
+//!   webhook by default) drains;
+//! - **cleanup**: at start, notifications nobody is owed any more (left by an older version
+//!   or another writer) are swept.
+
+pub mod push;
+pub mod replay;
+pub mod webhook;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
-use serde_json::{Map, Value};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::logging;
+use crate::presence::Presence;
 use crate::protocol::errors::ChatError;
-use crate::protocol::server::{direct, event, Frame};
+use crate::protocol::server::{Frame, UserView};
 use crate::store;
+use crate::store::notifications::NotificationKind;
+use push::PushJob;
+use replay::ReplayBounds;
 
-pub struct NotificationActor {
-    db: DatabaseConnection,
-    enabled: bool,
-    mailbox: usize,
+/// Counters of what happened to notifications beyond their rows, for operators and tests.
+#[derive(Debug, Default)]
+pub struct NotificationStats {
+    /// `Created` notices dropped because the actor's mailbox was full.
+    pub notices_dropped: AtomicU64,
+    /// Pushes handed to the push queue.
+    pub push_queued: AtomicU64,
+    /// Pushes dropped because the push queue was full.
+    pub push_dropped: AtomicU64,
+    /// Pushes the transport accepted.
+    pub push_delivered: AtomicU64,
+    /// Pushes given up on (a 4xx, or every attempt failed).
+    pub push_failed: AtomicU64,
+    /// Attempts made, first tries and retries.
+    pub push_attempts: AtomicU64,
 }
 
-impl NotificationActor {
-    pub fn new(db: DatabaseConnection, enabled: bool, mailbox: usize) -> Self {
-        NotificationActor {
-            db,
-            enabled,
-            mailbox,
-        }
+impl NotificationStats {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
     }
 }
 
-impl Actor for NotificationActor {
-    type Context = Context<Self>;
+/// A notification has just been committed (sent by whoever committed it, after the commit).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Created {
+    pub notification_id: Uuid,
+    pub kind: NotificationKind,
+    pub room_id: Uuid,
+    pub message_id: Uuid,
+    /// Whose action it reports: the author of a message or reply, the user who reacted.
+    pub actor: UserView,
+    /// The message's stored (sanitised) content, for the push preview.
+    pub content: String,
+    /// The emoji of a `REACTION`.
+    pub reaction: Option<String>,
+    pub recipients: Vec<i64>,
+    pub at: DateTime<Utc>,
+}
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.mailbox);
+/// How committed events tell the `NotificationActor` about new notifications: a non-blocking
+/// send into its bounded mailbox. Cloned into every room actor and event that creates
+/// notifications.
+#[derive(Clone)]
+pub struct Notices {
+    /// `None` when no push transport is configured: nothing needs telling.
+    to: Option<Recipient<Created>>,
+    stats: Arc<NotificationStats>,
+}
+
+impl Notices {
+    /// Tells the actor about `created`. Never waits: a full mailbox drops the notice (the
+    /// notification row is committed and replayed at connect all the same; only its push is
+    /// lost), counted in [`NotificationStats::notices_dropped`] and logged.
+    pub fn created(&self, created: Created) {
+        let Some(to) = &self.to else { return };
+        match to.try_send(created) {
+            Ok(()) => {}
+            Err(SendError::Full(dropped)) => {
+                NotificationStats::bump(&self.stats.notices_dropped);
+                log::warn!(
+                    "notification actor's mailbox is full: no push for notification {}",
+                    dropped.notification_id
+                );
+            }
+            Err(SendError::Closed(_)) => {}
+        }
     }
 }
 
@@ -46,27 +123,119 @@ pub struct PendingFrame {
     pub connection_id: Uuid,
 }
 
+/// What the actor is built from.
+pub struct NotificationConfig {
+    pub db: DatabaseConnection,
+    pub enabled: bool,
+    pub mailbox: usize,
+    pub bounds: ReplayBounds,
+    pub presence: Arc<Presence>,
+    pub stats: Arc<NotificationStats>,
+    /// The push queue's sending end; `None` when push is off.
+    pub push: Option<mpsc::Sender<PushJob>>,
+}
+
+pub struct NotificationActor {
+    config: NotificationConfig,
+}
+
+impl NotificationActor {
+    pub fn new(config: NotificationConfig) -> Self {
+        NotificationActor { config }
+    }
+
+    /// Starts the actor on `arbiter` and, when `transport` is given, the push worker beside
+    /// it (the transport is built on the arbiter's thread: an HTTP client of the actix
+    /// ecosystem is bound to the thread it runs on). Returns the actor's address and the
+    /// handle events use to tell it about new notifications.
+    pub fn launch(
+        arbiter: &ArbiterHandle,
+        mut config: NotificationConfig,
+        transport: Option<push::Launch>,
+    ) -> (Addr<NotificationActor>, Notices) {
+        let stats = config.stats.clone();
+        let worker = transport.map(|launch| {
+            let (tx, rx) = mpsc::channel(launch.queue_size);
+            config.push = Some(tx);
+            (launch, rx)
+        });
+        let push_on = worker.is_some();
+        let addr = NotificationActor::start_in_arbiter(arbiter, move |_| {
+            if let Some((launch, rx)) = worker {
+                push::spawn_worker(launch, rx, config.db.clone(), config.stats.clone());
+            }
+            NotificationActor::new(config)
+        });
+        let notices = Notices {
+            to: push_on.then(|| addr.clone().recipient()),
+            stats,
+        };
+        (addr, notices)
+    }
+}
+
+impl Actor for NotificationActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.config.mailbox);
+        let db = self.config.db.clone();
+        ctx.spawn(
+            async move {
+                match store::notifications::sweep_orphans(&db).await {
+                    Ok(0) => {}
+                    Ok(n) => log::info!("removed {n} notifications nobody was owed"),
+                    Err(e) => log::warn!("cannot sweep orphaned notifications: {e}"),
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
 impl Handler<PendingFrame> for NotificationActor {
     type Result = ResponseFuture<Result<Option<Frame>, ChatError>>;
 
     fn handle(&mut self, msg: PendingFrame, _ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        let enabled = self.enabled;
+        let db = self.config.db.clone();
+        let enabled = self.config.enabled;
+        let bounds = self.config.bounds;
         // Each replay runs on its own so that a reconnect storm is limited by the pool, not
-        // by this mailbox.
+        // by this mailbox; each is bounded, so none can hold the pool for long.
         Box::pin(logging::in_connection(msg.connection_id, async move {
             if !enabled {
                 return Ok(None);
             }
-            let grouped = store::notifications::pending_for(&db, msg.user_id)
+            replay::frame(&db, msg.user_id, bounds)
                 .await
-                .map_err(|e| ChatError::internal("pending notifications", e))?;
-            let mut data = Map::new();
-            for (room_id, items) in grouped {
-                let items = serde_json::to_value(items).map_err(|_| ChatError::Internal)?;
-                data.insert(room_id.to_string(), items);
-            }
-            Ok(Some(direct(event::NOTIFICATIONS, &Value::Object(data))))
+                .map(Some)
+                .map_err(|e| ChatError::internal("pending notifications", e))
         }))
+    }
+}
+
+impl Handler<Created> for NotificationActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Created, _ctx: &mut Self::Context) {
+        let Some(queue) = &self.config.push else {
+            return;
+        };
+        // Whoever has an open connection got the dispatch; the others are pushed to.
+        let offline = self.config.presence.offline_among(&msg.recipients);
+        if offline.is_empty() {
+            return;
+        }
+        let id = msg.notification_id;
+        match queue.try_send(PushJob {
+            created: msg,
+            offline,
+        }) {
+            Ok(()) => NotificationStats::bump(&self.config.stats.push_queued),
+            Err(_) => {
+                NotificationStats::bump(&self.config.stats.push_dropped);
+                log::warn!("push queue is full: notification {id} is not pushed");
+            }
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! to turn "these users" into "these sockets"; sessions register and unregister themselves.
 //!
 //! A plain read-mostly map rather than an actor: a dispatch looks up many users and must not
-//! queue behind connects and disconnects.
+//! queue behind connects and disconnects. [`ledger`] keeps the session rows' `last_seen`.
+
+pub mod ledger;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -109,6 +111,16 @@ impl Presence {
             queued: Arc::default(),
             overloaded: AtomicBool::new(false),
         });
+    }
+
+    /// Those of `users` with no open connection (in the given order).
+    pub fn offline_among(&self, users: &[i64]) -> Vec<i64> {
+        let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
+        users
+            .iter()
+            .copied()
+            .filter(|u| !map.contains_key(u))
+            .collect()
     }
 
     pub fn unregister(&self, user_id: i64, connection_id: Uuid) {

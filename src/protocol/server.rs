@@ -257,6 +257,15 @@ pub struct ChannelDetail {
     pub r#type: &'static str,
 }
 
+/// `roominfo.dispatch`: the room detail and, ours and additive, how many of the room's
+/// messages the caller has not read (docs/protocol-notes.md, "Unread counts").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomInfo {
+    #[serde(flatten)]
+    pub detail: RoomDetail,
+    pub unread_count: i64,
+}
+
 /// The room list entry shape (rooms.md §5.3): no member lists, no `property`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -274,6 +283,8 @@ pub struct OneToOneEntry {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub r#type: &'static str,
+    /// Ours, additive: messages of the room the caller has not read (docs/protocol-notes.md).
+    pub unread_count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -290,6 +301,8 @@ pub struct GroupEntry {
     pub join_approval_required: bool,
     pub group_locked: bool,
     pub r#type: &'static str,
+    /// Ours, additive: messages of the room the caller has not read (docs/protocol-notes.md).
+    pub unread_count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -305,6 +318,8 @@ pub struct ChannelEntry {
     pub avatar: Option<String>,
     pub max_subscribers: i64,
     pub r#type: &'static str,
+    /// Ours, additive: messages of the room the caller has not read (docs/protocol-notes.md).
+    pub unread_count: i64,
 }
 
 /// `roomaddmembers.dispatch` (`room.add_members`, and `room.join` with `added_by: "self"`).

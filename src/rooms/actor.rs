@@ -23,6 +23,7 @@ use super::messages::{
 };
 use super::registry::Registration;
 use super::room::{Action, Room};
+use crate::notifications::Notices;
 use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::MessageView;
@@ -45,6 +46,8 @@ pub struct RoomActor {
     state: State,
     db: DatabaseConnection,
     delivery: Arc<dyn Deliver>,
+    /// Told about the notifications a committed change created (push).
+    notices: Notices,
     registration: Registration,
     mailbox: usize,
 }
@@ -54,6 +57,7 @@ impl RoomActor {
         id: Uuid,
         db: DatabaseConnection,
         delivery: Arc<dyn Deliver>,
+        notices: Notices,
         registration: Registration,
         mailbox: usize,
     ) -> Self {
@@ -62,6 +66,7 @@ impl RoomActor {
             state: State::Loading,
             db,
             delivery,
+            notices,
             registration,
             mailbox,
         }
@@ -179,6 +184,10 @@ impl RoomActor {
                 act.settle(outcome.after, ctx);
                 for dispatch in outcome.dispatches {
                     act.deliver(dispatch);
+                }
+                // After the commit and the fan-out; never waits (a full mailbox drops it).
+                if let Some(created) = outcome.notice {
+                    act.notices.created(created);
                 }
                 Ok(Committed {
                     answer: outcome.answer,

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::actor::RoomActor;
 use super::messages::UserCreated;
+use crate::notifications::Notices;
 use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
 use crate::store;
@@ -44,6 +45,7 @@ pub struct RoomRegistry {
     arbiter: ArbiterHandle,
     db: DatabaseConnection,
     delivery: Arc<dyn Deliver>,
+    notices: Notices,
     mailbox: usize,
     idle_timeout: Duration,
 }
@@ -62,6 +64,7 @@ impl RoomRegistry {
     pub fn new(
         db: DatabaseConnection,
         delivery: Arc<dyn Deliver>,
+        notices: Notices,
         arbiter: ArbiterHandle,
         mailbox: usize,
         idle_timeout: Duration,
@@ -71,6 +74,7 @@ impl RoomRegistry {
             arbiter,
             db,
             delivery,
+            notices,
             mailbox,
             idle_timeout,
         }
@@ -111,11 +115,12 @@ impl RoomRegistry {
             )));
         }
         let (db, delivery, mailbox) = (self.db.clone(), self.delivery.clone(), self.mailbox);
+        let notices = self.notices.clone();
         let registration = Registration {
             rooms: Arc::downgrade(&self.rooms),
         };
         let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
-            RoomActor::new(room_id, db, delivery, registration, mailbox)
+            RoomActor::new(room_id, db, delivery, notices, registration, mailbox)
         });
         let in_flight = Arc::new(AtomicUsize::new(1));
         map.insert(

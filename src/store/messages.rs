@@ -2,8 +2,8 @@
 //! edits, soft and hard deletion, reactions, read receipts, deliveries, and the history walk.
 //! Every write takes the caller's transaction.
 
-use entity::{attachment, message, message_delivery, notification, reaction, read_receipt, room};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use entity::{attachment, message, message_delivery, reaction, read_receipt, room};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Select, Set,
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::notifications::{self, NotificationKind};
 use super::render::render;
-use super::{now, StoreError};
+use super::{chunks, now, unread, StoreError};
 use crate::protocol::client::MediaItem;
 use crate::protocol::server::MessageView;
 use crate::sanitize::SafeHtml;
@@ -21,13 +21,16 @@ pub async fn find_many<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
 ) -> Result<Vec<message::Model>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut found = Vec::new();
+    for chunk in chunks(ids, 1) {
+        found.extend(
+            message::Entity::find()
+                .filter(message::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
     }
-    Ok(message::Entity::find()
-        .filter(message::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?)
+    Ok(found)
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +46,14 @@ pub struct NewMessage {
     pub notification_type: Option<NotificationKind>,
 }
 
+/// A message as [`create`] stored it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub message: message::Model,
+    /// The notification recorded for the other members, if any was.
+    pub notification: Option<Uuid>,
+}
+
 /// Stores a message, its attachments, the room's `last_message` and a notification for
 /// `recipients` (when notifications are on and there is anyone to tell). The caller owns the
 /// transaction: the message is durable once the caller commits it.
@@ -50,7 +61,7 @@ pub async fn create<C: ConnectionTrait>(
     txn: &C,
     new: NewMessage,
     recipients: &[i64],
-) -> Result<message::Model, StoreError> {
+) -> Result<Stored, StoreError> {
     let at = now();
     let id = Uuid::new_v4();
     let stored = message::ActiveModel {
@@ -69,8 +80,10 @@ pub async fn create<C: ConnectionTrait>(
     .insert(txn)
     .await?;
 
-    if !new.media.is_empty() {
-        attachment::Entity::insert_many(new.media.into_iter().enumerate().map(|(i, m)| {
+    let media: Vec<(usize, MediaItem)> = new.media.into_iter().enumerate().collect();
+    // Nine columns a row.
+    for chunk in chunks(&media, 9) {
+        attachment::Entity::insert_many(chunk.iter().cloned().map(|(i, m)| {
             attachment::ActiveModel {
                 id: Set(Uuid::new_v4()),
                 message_id: Set(id),
@@ -83,7 +96,7 @@ pub async fn create<C: ConnectionTrait>(
                 metadata: Set(m.metadata),
             }
         }))
-        .exec(txn)
+        .exec_without_returning(txn)
         .await?;
     }
 
@@ -94,10 +107,14 @@ pub async fn create<C: ConnectionTrait>(
         .exec(txn)
         .await?;
 
-    if let Some(kind) = new.notification_type {
-        notifications::create(txn, id, kind, recipients, at).await?;
-    }
-    Ok(stored)
+    let notification = match new.notification_type {
+        Some(kind) => notifications::create(txn, id, kind, recipients, at).await?,
+        None => None,
+    };
+    Ok(Stored {
+        message: stored,
+        notification,
+    })
 }
 
 /// `message.acknowledged`: `user_id` leaves the recipients of every notification of these
@@ -107,34 +124,29 @@ pub async fn acknowledge<C: ConnectionTrait>(
     user_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
-    if message_ids.is_empty() {
-        return Ok(());
-    }
-    let of_these_messages = Query::select()
-        .column(notification::Column::Id)
-        .from(notification::Entity)
-        .and_where(notification::Column::MessageId.is_in(message_ids.iter().copied()))
-        .to_owned();
-    notifications::release(txn, &[user_id], of_these_messages).await?;
+    notifications::acknowledge(txn, user_id, message_ids).await?;
     let at = now();
-    message_delivery::Entity::insert_many(message_ids.iter().map(|m| {
-        message_delivery::ActiveModel {
-            message_id: Set(*m),
-            user_id: Set(user_id),
-            delivered_at: Set(at),
-            ..Default::default()
-        }
-    }))
-    .on_conflict(
-        OnConflict::columns([
-            message_delivery::Column::MessageId,
-            message_delivery::Column::UserId,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
+    // Three columns a row.
+    for chunk in chunks(message_ids, 3) {
+        message_delivery::Entity::insert_many(chunk.iter().map(|m| {
+            message_delivery::ActiveModel {
+                message_id: Set(*m),
+                user_id: Set(user_id),
+                delivered_at: Set(at),
+                ..Default::default()
+            }
+        }))
+        .on_conflict(
+            OnConflict::columns([
+                message_delivery::Column::MessageId,
+                message_delivery::Column::UserId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -175,19 +187,24 @@ pub async fn delete<C: ConnectionTrait>(
     how: Deletion,
 ) -> Result<(), StoreError> {
     notifications::delete_for_messages(txn, message_ids).await?;
+    unread::forget_deleted(txn, room_id, message_ids).await?;
     match how {
         Deletion::Soft => {
-            message::Entity::update_many()
-                .col_expr(message::Column::IsDeleted, Expr::value(true))
-                .filter(message::Column::Id.is_in(message_ids.iter().copied()))
-                .exec(txn)
-                .await?;
+            for chunk in chunks(message_ids, 1) {
+                message::Entity::update_many()
+                    .col_expr(message::Column::IsDeleted, Expr::value(true))
+                    .filter(message::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(txn)
+                    .await?;
+            }
         }
         Deletion::Hard => {
-            message::Entity::delete_many()
-                .filter(message::Column::Id.is_in(message_ids.iter().copied()))
-                .exec(txn)
-                .await?;
+            for chunk in chunks(message_ids, 1) {
+                message::Entity::delete_many()
+                    .filter(message::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(txn)
+                    .await?;
+            }
             // The foreign key has nulled `last_message_id` if it pointed at one of them.
             let newest = history(room_id, Newest::First).limit(1).into_query();
             room::Entity::update_many()
@@ -258,24 +275,26 @@ pub async fn unreact<C: ConnectionTrait>(
 }
 
 /// One read receipt per message, all or none: a message the user has already read refuses
-/// the whole batch with the unique constraint (4005, as the reference).
+/// the whole batch with the unique constraint (4005, as the reference). The reader's unread
+/// counters drop by the messages that were counted for them.
 pub async fn mark_read<C: ConnectionTrait>(
     txn: &C,
     reader_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
-    if message_ids.is_empty() {
-        return Ok(());
-    }
+    unread::forget_read(txn, reader_id, message_ids).await?;
     let at = now();
-    read_receipt::Entity::insert_many(message_ids.iter().map(|m| read_receipt::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        message_id: Set(*m),
-        reader_id: Set(reader_id),
-        read_at: Set(at),
-    }))
-    .exec_without_returning(txn)
-    .await?;
+    // Four columns a row.
+    for chunk in chunks(message_ids, 4) {
+        read_receipt::Entity::insert_many(chunk.iter().map(|m| read_receipt::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            message_id: Set(*m),
+            reader_id: Set(reader_id),
+            read_at: Set(at),
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod notifications;
 pub mod render;
 pub mod rooms;
 pub mod sessions;
+pub mod unread;
 pub mod users;
 
 use std::path::PathBuf;
@@ -94,6 +95,21 @@ pub async fn read_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransactio
         }
         _ => db.begin().await?,
     })
+}
+
+/// The most variables one statement binds for a list that grows with a client's input or a
+/// backlog (ids to read, acknowledge or delete, rows to insert, the rooms of a user). SQLite
+/// refuses a statement that binds more than 32,766 (PostgreSQL 65,535); such lists are cut
+/// into [`chunks`] of at most this many variables, so no statement comes near either limit
+/// whatever the input, and a statement's other variables (a room id, a user id) still fit.
+pub const MAX_LIST_BINDS: usize = 4096;
+
+/// `items` in runs that bind at most [`MAX_LIST_BINDS`] variables each, when each item binds
+/// `binds_per_item` (1 for an `IN` list, the column count for a multi-row insert). Every
+/// chunk of one operation runs in the caller's transaction, so chunking changes the number
+/// of statements, never the outcome.
+pub fn chunks<T>(items: &[T], binds_per_item: usize) -> std::slice::Chunks<'_, T> {
+    items.chunks((MAX_LIST_BINDS / binds_per_item.max(1)).max(1))
 }
 
 /// Timestamps are kept at microsecond precision so that what is stored, compared and rendered
@@ -186,5 +202,16 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn chunks_stay_within_the_bind_budget_and_keep_every_item_in_order() {
+        let items: Vec<u32> = (0..50_000).collect();
+        for per_item in [1, 2, 4, 9] {
+            let parts: Vec<&[u32]> = chunks(&items, per_item).collect();
+            assert!(parts.iter().all(|c| c.len() * per_item <= MAX_LIST_BINDS));
+            assert_eq!(parts.concat(), items);
+        }
+        assert_eq!(chunks::<u32>(&[], 1).count(), 0);
     }
 }

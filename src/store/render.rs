@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{chunks, StoreError};
 use crate::protocol::server::{
     AttachmentView, MessageView, ReactionView, ReadReceiptView, RoomRef, UserView,
 };
@@ -42,19 +42,21 @@ pub fn user_or_placeholder(users: &HashMap<i64, UserView>, id: i64) -> UserView 
 
 /// Renders the messages `ids` (in that order; unknown ids are skipped) with their receipts,
 /// reactions, attachments, deliveries and, recursively, the messages they reply to or forward.
+/// Six queries per [`chunks`] run of ids.
 pub async fn message_views<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
 ) -> Result<Vec<MessageView>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut views = Vec::with_capacity(ids.len());
+    for chunk in chunks(ids, 1) {
+        let seed = Query::select()
+            .column(message::Column::Id)
+            .from(message::Entity)
+            .and_where(message::Column::Id.is_in(chunk.iter().copied()))
+            .to_owned();
+        views.extend(render(db, seed, chunk).await?);
     }
-    let seed = Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::Id.is_in(ids.iter().copied()))
-        .to_owned();
-    render(db, seed, ids).await
+    Ok(views)
 }
 
 /// Name of the recursive query holding the ids of every message a render needs.

@@ -4,9 +4,10 @@
 //! cascades make a removal take the role and the permissions with the membership, exactly as
 //! [`Room::remove`] does.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use entity::{room, room_manager, room_member, room_permission};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Unchanged, ColumnTrait, ConnectionTrait, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -15,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::render::{message_views, user_or_placeholder, user_view};
-use super::{notifications, now, users, StoreError};
+use super::{chunks, notifications, now, users, StoreError};
 use crate::protocol::client::{Profile, RoomUpdate};
 use crate::protocol::server::{
     ChannelDetail, ChannelEntry, GroupDetail, GroupEntry, LastMessage, OneToOneDetail,
@@ -101,24 +102,6 @@ pub async fn is_member<C: ConnectionTrait>(
         .one(db)
         .await?
         .is_some())
-}
-
-/// Of `room_ids`, those `user_id` is a member of.
-pub async fn rooms_of_user_among<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-    room_ids: &[Uuid],
-) -> Result<HashSet<Uuid>, StoreError> {
-    Ok(room_member::Entity::find()
-        .select_only()
-        .column(room_member::Column::RoomId)
-        .filter(room_member::Column::UserId.eq(user_id))
-        .filter(room_member::Column::RoomId.is_in(room_ids.iter().copied()))
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
 }
 
 /// The key that makes a one-to-one chat unique per unordered pair.
@@ -218,15 +201,18 @@ pub async fn admit<C: ConnectionTrait>(
         return Ok(());
     }
     let at = now();
-    room_member::Entity::insert_many(users.iter().map(|u| room_member::ActiveModel {
-        room_id: Set(room_id),
-        user_id: Set(*u),
-        created_at: Set(at),
-        ..Default::default()
-    }))
-    .on_conflict_do_nothing_on([room_member::Column::RoomId, room_member::Column::UserId])
-    .exec_without_returning(txn)
-    .await?;
+    // Three columns a row.
+    for chunk in chunks(users, 3) {
+        room_member::Entity::insert_many(chunk.iter().map(|u| room_member::ActiveModel {
+            room_id: Set(room_id),
+            user_id: Set(*u),
+            created_at: Set(at),
+            ..Default::default()
+        }))
+        .on_conflict_do_nothing_on([room_member::Column::RoomId, room_member::Column::UserId])
+        .exec_without_returning(txn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -242,11 +228,13 @@ pub async fn remove<C: ConnectionTrait>(
         return Ok(());
     }
     notifications::drop_for_room(txn, room_id, users).await?;
-    room_member::Entity::delete_many()
-        .filter(room_member::Column::RoomId.eq(room_id))
-        .filter(room_member::Column::UserId.is_in(users.iter().copied()))
-        .exec(txn)
-        .await?;
+    for chunk in chunks(users, 1) {
+        room_member::Entity::delete_many()
+            .filter(room_member::Column::RoomId.eq(room_id))
+            .filter(room_member::Column::UserId.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -261,15 +249,17 @@ pub async fn promote<C: ConnectionTrait>(
         return Ok(());
     }
     let at = now();
-    room_manager::Entity::insert_many(users.iter().map(|u| room_manager::ActiveModel {
-        room_id: Set(room.id),
-        user_id: Set(*u),
-        created_at: Set(at),
-        ..Default::default()
-    }))
-    .on_conflict_do_nothing_on([room_manager::Column::RoomId, room_manager::Column::UserId])
-    .exec_without_returning(txn)
-    .await?;
+    for chunk in chunks(users, 3) {
+        room_manager::Entity::insert_many(chunk.iter().map(|u| room_manager::ActiveModel {
+            room_id: Set(room.id),
+            user_id: Set(*u),
+            created_at: Set(at),
+            ..Default::default()
+        }))
+        .on_conflict_do_nothing_on([room_manager::Column::RoomId, room_manager::Column::UserId])
+        .exec_without_returning(txn)
+        .await?;
+    }
     grant(txn, room.id, users, Permission::of_role(room.kind)).await
 }
 
@@ -282,11 +272,13 @@ pub async fn demote<C: ConnectionTrait>(
     if users.is_empty() {
         return Ok(());
     }
-    room_manager::Entity::delete_many()
-        .filter(room_manager::Column::RoomId.eq(room.id))
-        .filter(room_manager::Column::UserId.is_in(users.iter().copied()))
-        .exec(txn)
-        .await?;
+    for chunk in chunks(users, 1) {
+        room_manager::Entity::delete_many()
+            .filter(room_manager::Column::RoomId.eq(room.id))
+            .filter(room_manager::Column::UserId.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
     revoke(txn, room.id, users, Permission::of_role(room.kind)).await
 }
 
@@ -300,24 +292,27 @@ pub async fn grant<C: ConnectionTrait>(
     if users.is_empty() || permissions.is_empty() {
         return Ok(());
     }
-    let rows = users.iter().flat_map(|u| {
-        permissions
-            .iter()
-            .map(move |p| room_permission::ActiveModel {
-                room_id: Set(room_id),
-                user_id: Set(*u),
-                permission: Set(p.as_str().to_string()),
-                ..Default::default()
-            })
-    });
-    room_permission::Entity::insert_many(rows)
-        .on_conflict_do_nothing_on([
-            room_permission::Column::RoomId,
-            room_permission::Column::UserId,
-            room_permission::Column::Permission,
-        ])
-        .exec_without_returning(txn)
-        .await?;
+    let pairs: Vec<(i64, Permission)> = users
+        .iter()
+        .flat_map(|u| permissions.iter().map(move |p| (*u, *p)))
+        .collect();
+    // Three columns a row.
+    for chunk in chunks(&pairs, 3) {
+        let rows = chunk.iter().map(|(u, p)| room_permission::ActiveModel {
+            room_id: Set(room_id),
+            user_id: Set(*u),
+            permission: Set(p.as_str().to_string()),
+            ..Default::default()
+        });
+        room_permission::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([
+                room_permission::Column::RoomId,
+                room_permission::Column::UserId,
+                room_permission::Column::Permission,
+            ])
+            .exec_without_returning(txn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -331,12 +326,17 @@ pub async fn revoke<C: ConnectionTrait>(
     if users.is_empty() || permissions.is_empty() {
         return Ok(());
     }
-    room_permission::Entity::delete_many()
-        .filter(room_permission::Column::RoomId.eq(room_id))
-        .filter(room_permission::Column::UserId.is_in(users.iter().copied()))
-        .filter(room_permission::Column::Permission.is_in(permissions.iter().map(|p| p.as_str())))
-        .exec(txn)
-        .await?;
+    // The permissions are a handful of codenames; the users are the growing list.
+    for chunk in chunks(users, 1) {
+        room_permission::Entity::delete_many()
+            .filter(room_permission::Column::RoomId.eq(room_id))
+            .filter(room_permission::Column::UserId.is_in(chunk.iter().copied()))
+            .filter(
+                room_permission::Column::Permission.is_in(permissions.iter().map(|p| p.as_str())),
+            )
+            .exec(txn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -471,28 +471,41 @@ pub async fn list_for_user<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
 ) -> Result<Vec<RoomListEntry>, StoreError> {
-    let room_ids: Vec<Uuid> = room_member::Entity::find()
+    // The user may be in any number of rooms: they are selected by subqueries, never bound
+    // as a list.
+    let unread: HashMap<Uuid, i64> = room_member::Entity::find()
         .select_only()
         .column(room_member::Column::RoomId)
+        .column(room_member::Column::UnreadCount)
         .filter(room_member::Column::UserId.eq(user_id))
-        .into_tuple::<Uuid>()
+        .into_tuple::<(Uuid, i64)>()
         .all(db)
-        .await?;
-    if room_ids.is_empty() {
+        .await?
+        .into_iter()
+        .collect();
+    if unread.is_empty() {
         return Ok(Vec::new());
     }
+    let theirs = || {
+        Query::select()
+            .column(room_member::Column::RoomId)
+            .from(room_member::Entity)
+            .and_where(room_member::Column::UserId.eq(user_id))
+            .to_owned()
+    };
     let rooms = room::Entity::find()
-        .filter(room::Column::Id.is_in(room_ids.iter().copied()))
+        .filter(room::Column::Id.in_subquery(theirs()))
         .all(db)
         .await?;
-    // The other participant of each one-to-one chat.
-    let pairs: Vec<Uuid> = rooms
-        .iter()
-        .filter(|r| r.pair_key.is_some())
-        .map(|r| r.id)
-        .collect();
+    // The other participant of each of their one-to-one chats.
+    let their_pairs = Query::select()
+        .column(room::Column::Id)
+        .from(room::Entity)
+        .and_where(room::Column::Id.in_subquery(theirs()))
+        .and_where(room::Column::PairKey.is_not_null())
+        .to_owned();
     let peers: HashMap<Uuid, i64> = room_member::Entity::find()
-        .filter(room_member::Column::RoomId.is_in(pairs))
+        .filter(room_member::Column::RoomId.in_subquery(their_pairs))
         .filter(room_member::Column::UserId.ne(user_id))
         .all(db)
         .await?
@@ -528,6 +541,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
         };
         let (created_at, updated_at) = (Timestamp(row.created_at), Timestamp(row.updated_at));
         let creator = || user_or_placeholder(&users, row.creator_id.unwrap_or_default());
+        let unread_count = unread.get(&row.id).copied().unwrap_or_default();
         let entry = match kind {
             RoomKind::OneToOneChat => {
                 // A chat whose peer is gone (deleted meanwhile) is not listed.
@@ -541,6 +555,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
                     created_at,
                     updated_at,
                     r#type: kind.as_str(),
+                    unread_count,
                 })
             }
             RoomKind::GroupChat => RoomListEntry::Group(GroupEntry {
@@ -556,6 +571,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
                 join_approval_required: row.join_approval_required,
                 group_locked: row.group_locked,
                 r#type: kind.as_str(),
+                unread_count,
             }),
             RoomKind::Channel => RoomListEntry::Channel(ChannelEntry {
                 id: row.id,
@@ -569,6 +585,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
                 avatar: row.avatar.clone(),
                 max_subscribers: row.max_members.unwrap_or_default(),
                 r#type: kind.as_str(),
+                unread_count,
             }),
         };
         entries.push((activity, entry));

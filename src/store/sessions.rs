@@ -1,10 +1,12 @@
-//! One row per open connection: written at connect, refreshed by heartbeats, removed at close.
+//! One row per open connection: written at connect, `last_seen` refreshed in batches
+//! (`presence::ledger`), removed at close.
 
+use chrono::{DateTime, Utc};
 use entity::session;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::{now, StoreError};
+use super::{chunks, now, StoreError};
 
 pub async fn open<C: ConnectionTrait>(
     db: &C,
@@ -24,12 +26,19 @@ pub async fn open<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn touch<C: ConnectionTrait>(db: &C, connection_id: &str) -> Result<(), StoreError> {
-    session::Entity::update_many()
-        .col_expr(session::Column::LastSeen, Expr::value(now()))
-        .filter(session::Column::ConnectionId.eq(connection_id))
-        .exec(db)
-        .await?;
+/// `last_seen = at` for these connections (a batch of heartbeats: `presence::ledger`).
+pub async fn touch_many<C: ConnectionTrait>(
+    db: &C,
+    connection_ids: &[String],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in chunks(connection_ids, 1) {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeen, Expr::value(at))
+            .filter(session::Column::ConnectionId.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 

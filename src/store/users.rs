@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::{now, StoreError};
+use super::{chunks, now, unread, StoreError};
 use crate::auth::Identity;
 use crate::rooms::room::RoomKind;
 
@@ -71,14 +71,18 @@ pub async fn find_many<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
 ) -> Result<Vec<user::Model>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut found = Vec::new();
+    for chunk in chunks(ids, 1) {
+        found.extend(
+            user::Entity::find()
+                .filter(user::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
     }
-    Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(user::Column::Id)
-        .all(db)
-        .await?)
+    found.sort_unstable_by_key(|u| u.id);
+    found.dedup_by_key(|u| u.id);
+    Ok(found)
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, StoreError> {
@@ -92,6 +96,8 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, StoreE
 /// §3.8); rooms they created go by the `creator_id` cascade. Returns whether the user existed.
 /// Run it in a transaction: the rooms and the user go together.
 pub async fn delete<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<bool, StoreError> {
+    // Their messages go by the cascade: they stop counting as unread for everyone else.
+    unread::forget_sender(txn, user_id).await?;
     let their_rooms = Query::select()
         .column(room_member::Column::RoomId)
         .from(room_member::Entity)

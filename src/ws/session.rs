@@ -81,13 +81,10 @@ impl WsSession {
             Ok(ClientEvent::SessionHeartbeat) => {
                 self.app.metrics.event("session.heartbeat", None);
                 ctx.text(heartbeat_ack());
-                let db = self.app.db.clone();
-                let conn = self.caller.connection_id;
-                self.app.background.spawn(async move {
-                    if let Err(e) = store::sessions::touch(&db, &conn.to_string()).await {
-                        log::warn!(conn:% = conn; "heartbeat not recorded: {e}");
-                    }
-                });
+                // Noted only: `last_seen` is written in batches (presence::ledger).
+                self.app
+                    .sessions
+                    .heard(&self.caller.connection_id.to_string());
             }
             Ok(event) => {
                 let app = self.app.clone();
@@ -215,6 +212,7 @@ impl Actor for WsSession {
         let db = self.app.db.clone();
         let conn = self.caller.connection_id;
         log::info!(conn:% = conn; "connection closed");
+        self.app.sessions.forget(&conn.to_string());
         let mut written = self.row_written.clone();
         self.app.background.spawn(async move {
             let _ = written.wait_for(|done| *done).await;

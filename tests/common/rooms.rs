@@ -145,6 +145,11 @@ pub fn channel_json(
            "is_public": public, "avatar": null, "max_subscribers": 300, "type": "Channel"})
 }
 
+/// A `roominfo.dispatch`: the room's detail and the asker's `unread_count` (ours, additive).
+pub fn info_json(detail: Value, unread_count: u64) -> Value {
+    merged(detail, json!({"unread_count": unread_count}))
+}
+
 /// `base` with the keys of `patch` replaced.
 pub fn merged(mut base: Value, patch: Value) -> Value {
     if let (Some(base), Value::Object(patch)) = (base.as_object_mut(), patch) {

@@ -7,6 +7,7 @@ use sea_orm::TransactionTrait;
 use super::gate::{live_messages, still_live};
 use crate::app::AppState;
 use crate::events::Caller;
+use crate::notifications::Created;
 use crate::protocol::client::{parse_reaction, MessageReact, ReactionChange};
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame, ReactionAdded, ReactionRemoved};
@@ -33,6 +34,7 @@ pub async fn react(
 
     let txn = app.db.begin().await.map_err(StoreError::from)?;
     still_live(&txn, &[id]).await?;
+    let mut notice = None;
     let removed = match &change {
         ReactionChange::Add(content) => {
             let reacted = store::messages::react(&txn, id, user_id, content).await?;
@@ -45,14 +47,29 @@ pub async fn react(
                     .copied()
                     .filter(|u| *u != user_id)
                     .collect();
-                store::notifications::create(&txn, id, NotificationKind::Reaction, &others, now())
-                    .await?;
+                let at = now();
+                let kind = NotificationKind::Reaction;
+                let created = store::notifications::create(&txn, id, kind, &others, at).await?;
+                notice = created.map(|notification_id| Created {
+                    notification_id,
+                    kind,
+                    room_id: message.room_id,
+                    message_id: id,
+                    actor: caller.view(),
+                    content: message.content.clone(),
+                    reaction: Some(content.clone()),
+                    recipients: others,
+                    at,
+                });
             }
             false
         }
         ReactionChange::Remove => store::messages::unreact(&txn, id, user_id).await?,
     };
     txn.commit().await.map_err(StoreError::from)?;
+    if let Some(created) = notice {
+        app.notices.created(created);
+    }
 
     let view = store::render::message_views(&app.db, &[id])
         .await?

@@ -39,6 +39,7 @@ impl Write for AddMembers {
             // The new members are in the audience: they learn of the room this way.
             dispatches: vec![Dispatch::to_members(frame)],
             answer: (),
+            notice: None,
         })
     }
 }

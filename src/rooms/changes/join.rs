@@ -42,6 +42,7 @@ impl Write for Join {
             },
             dispatches: vec![Dispatch::to_members(frame)],
             answer: (),
+            notice: None,
         })
     }
 }

@@ -54,6 +54,7 @@ impl Write for Leave {
                 Dispatch::to_members(removed),
             ],
             answer: (),
+            notice: None,
         })
     }
 }

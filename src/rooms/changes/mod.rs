@@ -17,6 +17,7 @@ use entity::room;
 use sea_orm::{DatabaseTransaction, DbErr};
 
 use super::room::{Action, Room};
+use crate::notifications::Created;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame, RoomDeleted, RoomDetail};
 use crate::store::{self, StoreError};
@@ -39,6 +40,8 @@ pub(crate) struct Outcome<T> {
     pub after: After,
     pub dispatches: Vec<Dispatch>,
     pub answer: T,
+    /// A notification the change created, for the `NotificationActor` once committed.
+    pub notice: Option<Created>,
 }
 
 pub(crate) enum After {
@@ -147,6 +150,7 @@ async fn delete(
         after: After::Deleted,
         dispatches: vec![Dispatch::to_users(told, frame)],
         answer: (),
+        notice: None,
     })
 }
 

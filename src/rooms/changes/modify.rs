@@ -69,6 +69,7 @@ impl Write for Modify {
             after: After::Changed(after),
             dispatches: vec![Dispatch::to_members(routed(event::ROOM_UPDATE, &detail))],
             answer: (),
+            notice: None,
         })
     }
 }

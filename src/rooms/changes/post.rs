@@ -1,9 +1,12 @@
 //! `message.send`, the room's side: may the sender post (against the state now), then the
-//! message, its attachments and its notification for every other member in one transaction.
+//! message, its attachments, its notification and one more unread message for every other
+//! member, in one transaction; once committed, the `NotificationActor` hears of the
+//! notification (push).
 
 use sea_orm::DatabaseTransaction;
 
 use super::{After, Dispatch, Outcome, Write, WriteError};
+use crate::notifications::Created;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, MessageView};
 use crate::protocol::Timestamp;
@@ -29,10 +32,26 @@ impl Write for Post {
             .filter(|u| *u != sender)
             .collect();
         let message = self.message.clone();
+        let kind = message.notification_type;
         let plain = message.parent_message_id.is_none()
             && message.forwarded_from_id.is_none()
             && message.media.is_empty();
-        let stored = store::messages::create(txn, message, &recipients).await?;
+        let store::messages::Stored {
+            message: stored,
+            notification,
+        } = store::messages::create(txn, message, &recipients).await?;
+        store::unread::count_new_message(txn, room.id, sender).await?;
+        let notice = notification.zip(kind).map(|(id, kind)| Created {
+            notification_id: id,
+            kind,
+            room_id: room.id,
+            message_id: stored.id,
+            actor: self.sender.clone(),
+            content: stored.content.clone(),
+            reaction: None,
+            recipients: recipients.clone(),
+            at: stored.created_at,
+        });
         let view = if plain {
             // Nothing to look up: a new plain message has no receipts, reactions or
             // deliveries yet.
@@ -55,6 +74,7 @@ impl Write for Post {
             after: After::Unchanged,
             dispatches: vec![Dispatch::to_members(frame)],
             answer: view,
+            notice,
         })
     }
 }

@@ -52,6 +52,7 @@ impl Write for RemoveMembers {
                 Dispatch::to_members(broadcast),
             ],
             answer: (),
+            notice: None,
         })
     }
 }

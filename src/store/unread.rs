@@ -1,0 +1,172 @@
+//! Unread counters: `room_members.unread_count`, the `unread_count` of `room.list` and
+//! `room.info` entries (docs/protocol-notes.md, "Unread counts").
+//!
+//! A message counts as unread for a member when it is by someone else, not deleted (soft or
+//! hard), sent since the member joined (`room_members.created_at`: a re-join starts a new
+//! membership at 0), and the member has no read receipt for it. Every event that changes
+//! that number updates the counters in its own transaction, so a counter is exactly the
+//! definition at every commit:
+//!
+//! | event | statement |
+//! | --- | --- |
+//! | `message.send` | [`count_new_message`]: +1 for every other member, one UPDATE whatever the room's size |
+//! | `message.read` (single, bulk) | [`forget`] before the receipts: the reader's counted messages among those read |
+//! | `message.modify` delete (soft, hard) | [`forget`] before the delete: each member's counted messages among those deleted |
+//! | `chatd users delete` | [`forget`] before the cascade: every member's counted messages of that user |
+//! | leave / removal | the membership row goes, with its counter |
+//!
+//! "Since the member joined" compares timestamps: a room's actor runs its changes one at a
+//! time, so a join and a message of the same room are never stamped in one commit, and a
+//! message committed before a join is stamped before it.
+
+use entity::{message, read_receipt, room_member};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// A new message of `sender_id` in `room_id`: one more unread message for every other member.
+pub async fn count_new_message<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    sender_id: i64,
+) -> Result<(), StoreError> {
+    room_member::Entity::update_many()
+        .col_expr(
+            room_member::Column::UnreadCount,
+            Expr::col(room_member::Column::UnreadCount).add(1),
+        )
+        .filter(room_member::Column::RoomId.eq(room_id))
+        .filter(room_member::Column::UserId.ne(sender_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// `messages` (a query of message ids) stop counting for the members `whose` selects: they are
+/// about to be read by them, or deleted. Run it before the receipts are written or the rows
+/// deleted, while the definition can still tell which of them were counted.
+pub async fn forget<C: ConnectionTrait>(
+    txn: &C,
+    messages: SelectStatement,
+    whose: Condition,
+) -> Result<(), StoreError> {
+    let m = Alias::new("m");
+    let member = |c: room_member::Column| Expr::col((room_member::Entity, c));
+    let unread_by_member = Query::select()
+        .column((read_receipt::Entity, read_receipt::Column::Id))
+        .from(read_receipt::Entity)
+        .and_where(
+            Expr::col((read_receipt::Entity, read_receipt::Column::MessageId))
+                .equals((m.clone(), message::Column::Id)),
+        )
+        .and_where(
+            Expr::col((read_receipt::Entity, read_receipt::Column::ReaderId))
+                .eq(member(room_member::Column::UserId)),
+        )
+        .to_owned();
+    let counted = Query::select()
+        .expr(Expr::col((m.clone(), message::Column::Id)).count())
+        .from_as(message::Entity, m.clone())
+        .and_where(Expr::col((m.clone(), message::Column::Id)).in_subquery(messages))
+        .and_where(
+            Expr::col((m.clone(), message::Column::RoomId)).eq(member(room_member::Column::RoomId)),
+        )
+        .and_where(
+            Expr::col((m.clone(), message::Column::SenderId))
+                .ne(member(room_member::Column::UserId)),
+        )
+        .and_where(Expr::col((m.clone(), message::Column::IsDeleted)).eq(false))
+        .and_where(
+            Expr::col((m.clone(), message::Column::CreatedAt))
+                .gte(member(room_member::Column::CreatedAt)),
+        )
+        .and_where(Expr::exists(unread_by_member).not())
+        .to_owned();
+    room_member::Entity::update_many()
+        .col_expr(
+            room_member::Column::UnreadCount,
+            Expr::col(room_member::Column::UnreadCount).sub(Expr::from(counted)),
+        )
+        .filter(whose)
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// `column` of the messages `ids` (one [`super::chunks`] run).
+fn of_messages(column: message::Column, ids: &[Uuid]) -> SelectStatement {
+    Query::select()
+        .column(column)
+        .from(message::Entity)
+        .and_where(message::Column::Id.is_in(ids.iter().copied()))
+        .to_owned()
+}
+
+/// `reader_id` is about to read `message_ids` (live messages by others): they stop counting
+/// for the reader, in every room they are in.
+pub async fn forget_read<C: ConnectionTrait>(
+    txn: &C,
+    reader_id: i64,
+    message_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    // Each id is bound twice: the messages, and the rooms whose membership row changes (the
+    // reader's other rooms are not written).
+    for chunk in super::chunks(message_ids, 2) {
+        let whose = Condition::all()
+            .add(room_member::Column::UserId.eq(reader_id))
+            .add(
+                room_member::Column::RoomId
+                    .in_subquery(of_messages(message::Column::RoomId, chunk)),
+            );
+        forget(txn, of_messages(message::Column::Id, chunk), whose).await?;
+    }
+    Ok(())
+}
+
+/// `message_ids` of `room_id` are about to be deleted: they stop counting for every member.
+pub async fn forget_deleted<C: ConnectionTrait>(
+    txn: &C,
+    room_id: Uuid,
+    message_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    for chunk in super::chunks(message_ids, 1) {
+        let whose = Condition::all().add(room_member::Column::RoomId.eq(room_id));
+        forget(txn, of_messages(message::Column::Id, chunk), whose).await?;
+    }
+    Ok(())
+}
+
+/// `user_id` is about to be deleted with their messages: those stop counting for every member
+/// of the rooms they were sent to.
+pub async fn forget_sender<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<(), StoreError> {
+    let theirs = Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::SenderId.eq(user_id))
+        .to_owned();
+    let their_rooms = Query::select()
+        .column(message::Column::RoomId)
+        .from(message::Entity)
+        .and_where(message::Column::SenderId.eq(user_id))
+        .to_owned();
+    let whose = Condition::all().add(room_member::Column::RoomId.in_subquery(their_rooms));
+    forget(txn, theirs, whose).await
+}
+
+/// `user_id`'s unread count in `room_id`; `None` when they are no member.
+pub async fn of_member<C: ConnectionTrait>(
+    db: &C,
+    room_id: Uuid,
+    user_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(room_member::Entity::find()
+        .select_only()
+        .column(room_member::Column::UnreadCount)
+        .filter(room_member::Column::RoomId.eq(room_id))
+        .filter(room_member::Column::UserId.eq(user_id))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}
