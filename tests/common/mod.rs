@@ -6,9 +6,11 @@
 //! to run the same tests on PostgreSQL: each test gets its own database, dropped afterwards.
 #![allow(dead_code)]
 
+pub mod backlog;
 pub mod chromium;
 pub mod messages;
 pub mod raw;
+pub mod receiver;
 pub mod rooms;
 
 use std::net::SocketAddr;
@@ -266,6 +268,32 @@ impl TestApp {
                     .expect("drop the test database");
                 admin.close().await.ok();
             }
+        }
+    }
+
+    /// The running server's shared state (its counters, its presence map).
+    pub fn state(&self) -> std::sync::Arc<chatd::app::AppState> {
+        self.server
+            .as_ref()
+            .and_then(|s| s.state())
+            .expect("the server is running")
+    }
+
+    /// Polls `check` (every 20 ms, at most [`FRAME_WAIT`]) until it holds; a hang guard for
+    /// effects that happen after the frames a test can wait for (rows removed at close, a
+    /// batched write, a push).
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + FRAME_WAIT;
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
