@@ -1,0 +1,305 @@
+//! Notifications (messages.md §14, DECISIONS 26): what a user missed is replayed at connect,
+//! in order, bounded however large the backlog; acknowledgements clear it; `unread_count`
+//! stays exact through sends, reads, deletes and membership changes.
+
+mod common;
+
+use chrono::Utc;
+use common::backlog;
+use common::messages::{alice_and_bob, rows, send_to};
+use common::rooms::create_group;
+use common::{normalize_times, spawn_app, spawn_app_with, Client};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn messages_replies_and_reactions_sent_while_offline_arrive_in_order_until_acknowledged() {
+    let app = spawn_app().await;
+    let (mut alice, bob, room) = alice_and_bob(&app).await;
+    bob.close().await;
+
+    let first = send_to(&mut alice, room, "first", &mut []).await;
+    alice
+        .emit(
+            "message.send",
+            json!({"room_id": room, "content": "a reply",
+                   "extra_fields": {"parent_message_id": first["id"]}}),
+        )
+        .await;
+    let reply = alice.recv_dispatch("message.dispatch").await;
+    alice
+        .emit(
+            "message.react",
+            json!({"type": "add", "message_id": first["id"], "reaction_content": "👀"}),
+        )
+        .await;
+    let reacted = alice.recv_dispatch("reaction.dispatch").await;
+
+    let (mut bob, pending) = app.connect(2).await;
+    let items = pending[room.to_string()].as_array().unwrap();
+    let ids: Vec<&Value> = items.iter().map(|n| &n["id"]).collect();
+    // Each message as it is now: the first one with its reaction, also where the reply
+    // quotes it.
+    let mut reply_now = reply.clone();
+    reply_now["parent_message"] = reacted["message"].clone();
+    let mut expected = json!([
+        {"id": ids[0], "message": reacted["message"], "notification_type": "NEW_MESSAGE"},
+        {"id": ids[1], "message": reply_now, "notification_type": "REPLY"},
+        {"id": ids[2], "message": reacted["message"], "notification_type": "REACTION"},
+    ]);
+    let mut got = Value::Array(items.clone());
+    normalize_times(&mut got);
+    normalize_times(&mut expected);
+    assert_eq!(got, expected);
+    assert_eq!(pending.as_object().unwrap().len(), 1);
+
+    // Acknowledging the first message clears both of its notifications; the reply's stays.
+    bob.emit("message.acknowledged", json!({"message_id": first["id"]}))
+        .await;
+    alice.recv_dispatch("messagedelivered.dispatch").await;
+    bob.assert_nothing_pending().await;
+    let (_bob2, pending) = app.connect(2).await;
+    let left: Vec<&Value> = pending[room.to_string()]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["message"]["id"])
+        .collect();
+    assert_eq!(left, vec![&reply["id"]]);
+}
+
+#[tokio::test]
+async fn with_notifications_disabled_nothing_is_stored_or_replayed_and_acknowledgements_work() {
+    let app = spawn_app_with(&[("notifications.enabled", "false")]).await;
+    let url = |id| format!("{}?token={}", app.ws_url(), app.token(id));
+    let mut alice = Client::open(&url(1)).await.unwrap();
+    let mut bob = Client::open(&url(2)).await.unwrap();
+    let room = common::create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    let sent = send_to(&mut alice, room, "quiet", &mut [&mut bob]).await;
+    assert_eq!(
+        rows::<entity::notification::Entity>(&app.db().await).await,
+        0
+    );
+    bob.emit("message.acknowledged", json!({"message_id": sent["id"]}))
+        .await;
+    let delivered = alice.recv_dispatch("messagedelivered.dispatch").await;
+    assert_eq!(delivered[0]["delivered_to"], json!(["user2"]));
+    let mut again = Client::open(&url(2)).await.unwrap();
+    again.assert_nothing_pending().await;
+}
+
+/// `user`'s `unread_count` for `room` in `room.list`, checked against `room.info`.
+async fn unread(client: &mut Client, room: Uuid) -> i64 {
+    client.emit("room.list", json!({})).await;
+    let list = client.recv_dispatch("roomlist.dispatch").await;
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == json!(room))
+        .map(|r| r["unread_count"].as_i64().unwrap());
+    client.emit("room.info", json!({"room_id": room})).await;
+    let info = client.recv_dispatch("roominfo.dispatch").await;
+    let count = info["unread_count"].as_i64().unwrap();
+    assert_eq!(listed, Some(count), "room.list and room.info agree");
+    count
+}
+
+#[tokio::test]
+async fn unread_counts_follow_sends_reads_deletes_and_membership() {
+    for soft in [false, true] {
+        let soft_setting = soft.to_string();
+        let app = spawn_app_with(&[("messages.soft_delete", soft_setting.as_str())]).await;
+        let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+        let room = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
+        let mut a = Vec::new();
+        for text in ["a1", "a2", "a3"] {
+            a.push(send_to(&mut alice, room, text, &mut [&mut bob, &mut carol]).await);
+        }
+        let b1 = send_to(&mut bob, room, "b1", &mut [&mut alice, &mut carol]).await;
+        // Messages by others, not one's own.
+        assert_eq!(
+            [
+                unread(&mut alice, room).await,
+                unread(&mut bob, room).await,
+                unread(&mut carol, room).await
+            ],
+            [1, 3, 4]
+        );
+
+        // A single read, then a bulk read (one's own messages are skipped).
+        bob.emit("message.read", json!({"message_id": a[0]["id"]}))
+            .await;
+        for c in [&mut alice, &mut bob, &mut carol] {
+            c.recv_dispatch("readreceipt.dispatch").await;
+        }
+        carol
+            .emit(
+                "message.read",
+                json!({"message_id": [a[0]["id"], a[1]["id"], b1["id"]]}),
+            )
+            .await;
+        for c in [&mut alice, &mut bob, &mut carol] {
+            c.recv_dispatch("readreceipt.dispatch").await;
+        }
+        assert_eq!(unread(&mut bob, room).await, 2);
+        assert_eq!(unread(&mut carol, room).await, 1);
+
+        // Deleting a3 (unread by both) and a1 (read by both) takes only a3 off the counts.
+        alice
+            .emit(
+                "message.modify",
+                json!({"message_id": [a[2]["id"], a[0]["id"]], "action": "delete"}),
+            )
+            .await;
+        for c in [&mut alice, &mut bob, &mut carol] {
+            c.recv_dispatch("messagemodification.dispatch").await;
+        }
+        assert_eq!(unread(&mut bob, room).await, 1, "soft_delete = {soft}");
+        assert_eq!(unread(&mut carol, room).await, 0, "soft_delete = {soft}");
+
+        // Leaving drops the count with the membership; a re-join starts from nothing.
+        carol.emit("room.leave", json!({"room_id": room})).await;
+        carol.recv_dispatch("roomexit.dispatch").await;
+        alice.recv_dispatch("roomremovemembers.dispatch").await;
+        bob.recv_dispatch("roomremovemembers.dispatch").await;
+        send_to(&mut alice, room, "while carol is out", &mut [&mut bob]).await;
+        alice
+            .emit("room.add_members", json!({"room_id": room, "members": [3]}))
+            .await;
+        for c in [&mut alice, &mut bob, &mut carol] {
+            c.recv_dispatch("roomaddmembers.dispatch").await;
+        }
+        assert_eq!(unread(&mut carol, room).await, 0);
+        send_to(
+            &mut bob,
+            room,
+            "welcome back",
+            &mut [&mut alice, &mut carol],
+        )
+        .await;
+        assert_eq!(unread(&mut carol, room).await, 1);
+        assert_eq!(unread(&mut bob, room).await, 2);
+        assert_eq!(unread(&mut alice, room).await, 2);
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_of_50000_notifications_replays_one_bounded_frame_and_can_be_acknowledged() {
+    const MAX_BYTES: usize = 65_536;
+    let app = spawn_app_with(&[
+        ("notifications.replay_per_room", "40"),
+        ("notifications.replay_max_bytes", "65536"),
+        ("limits.max_frame_bytes", "4194304"),
+    ])
+    .await;
+    let [mut alice, bob, carol] = app.users([1, 2, 3]).await;
+    bob.close().await;
+    carol.close().await;
+    let mut rooms = Vec::new();
+    for _ in 0..3 {
+        rooms.push(create_group(&mut alice, &[2, 3], &mut []).await);
+    }
+    // 50,000 notifications owed to Bob (and Carol): 49,000 in the first room, older than the
+    // 900 of the second and the 100 of the third.
+    let db = app.db().await;
+    let start = Utc::now() - chrono::Duration::hours(1);
+    let mut written = Vec::new();
+    for (room, count, offset) in [
+        (rooms[0], 49_000, 0),
+        (rooms[1], 900, 49_000),
+        (rooms[2], 100, 49_900),
+    ] {
+        let at = start + chrono::Duration::milliseconds(offset);
+        written.push(backlog::write(&db, room, 1, &[2, 3], at, count).await);
+    }
+    let before = rss_kib();
+
+    let mut bob = Client::open(&format!("{}?token={}", app.ws_url(), app.token(2)))
+        .await
+        .unwrap();
+    let frame = bob.recv().await;
+    let size = frame.to_string().len();
+    eprintln!(
+        "RSS before the replay {before} KiB, after {} KiB; frame {size} bytes",
+        rss_kib()
+    );
+    assert_eq!(frame["eventType"], "chat.notifications");
+    assert!(size <= MAX_BYTES, "the frame keeps its bound: {size}");
+    let data = frame["data"].as_object().unwrap();
+    // The frame holds the newest notifications across all rooms (all the same size here, so
+    // a run of the newest), at most 40 per room; within a room oldest first.
+    let mut shown: Vec<(Uuid, String)> = Vec::new();
+    for (room, items) in data {
+        let room: Uuid = room.parse().unwrap();
+        let items = items.as_array().unwrap();
+        assert!(items.len() <= 40);
+        let times: Vec<&str> = items
+            .iter()
+            .map(|n| n["message"]["created_at"].as_str().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "oldest first");
+        shown.extend(
+            items
+                .iter()
+                .map(|n| (room, n["id"].as_str().unwrap().to_string())),
+        );
+    }
+    let newest_room_first: Vec<Uuid> = data.keys().map(|k| k.parse().unwrap()).collect();
+    assert_eq!(newest_room_first, vec![rooms[2], rooms[1], rooms[0]]);
+    let per_room_newest = |i: usize, n: usize| -> Vec<String> {
+        let all = &written[i];
+        all[all.len() - n..]
+            .iter()
+            .map(|w| w.notification_id.to_string())
+            .collect()
+    };
+    for (i, room) in rooms.iter().enumerate() {
+        let got: Vec<String> = shown
+            .iter()
+            .filter(|(r, _)| r == room)
+            .map(|(_, id)| id.clone())
+            .collect();
+        assert_eq!(got, per_room_newest(i, got.len()), "the room's newest");
+    }
+    assert!(
+        shown.len() >= 80,
+        "the byte bound still lets many in: {}",
+        shown.len()
+    );
+
+    // The connection works, and nothing was lost: all 50,000 are still pending.
+    bob.assert_nothing_pending().await;
+    assert_eq!(
+        rows::<entity::notification_recipient::Entity>(&db).await,
+        100_000
+    );
+
+    // Acknowledging 40,000 at once: more ids than SQLite binds in one statement. (Alice, the
+    // sender, is offline: her receipt of 40,000 messages would be a frame of 20 MB.)
+    alice.close().await;
+    let ids: Vec<Uuid> = written[0][..40_000].iter().map(|w| w.message_id).collect();
+    bob.emit("message.acknowledged", json!({"message_id": ids}))
+        .await;
+    bob.assert_nothing_pending().await;
+    assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 40_000);
+    assert_eq!(
+        rows::<entity::notification_recipient::Entity>(&db).await,
+        60_000
+    );
+    // Carol still owes all 50,000; the notifications stay for her.
+    assert_eq!(rows::<entity::notification::Entity>(&db).await, 50_000);
+}
+
+/// The resident set size of this process (server and clients), in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
