@@ -11,8 +11,10 @@
 //! - [`events`]: what each client event does: validate, authorise, persist, dispatch.
 //! - [`rooms`]: the `Room` type and its authorisation table, one `RoomActor` per room (its
 //!   membership, roles, lock, every change to it, fan-out) and their registry.
-//! - [`presence`]: user → live connections, for user-addressed frames and fan-out.
-//! - [`notifications`]: the `NotificationActor`, replaying pending notifications on connect.
+//! - [`presence`]: user → live connections, for user-addressed frames and fan-out; the
+//!   session rows' batched `last_seen`.
+//! - [`notifications`]: the `NotificationActor`: the bounded replay at connect, pushes to
+//!   offline recipients (the signed webhook), cleanup.
 //! - [`sanitize`]: the one HTML sanitiser for message content.
 //! - [`store`]: every database query, named by intent.
 //! - [`http`]: plain HTTP beside the endpoint: `/healthz`, `/readyz`, `/metrics`, the console.
