@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::notifications::{NotificationActor, NotificationStats, Notices};
+use crate::notifications::{Notices, NotificationActor, NotificationStats};
 use crate::presence::ledger::SessionLedger;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
