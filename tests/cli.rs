@@ -300,3 +300,40 @@ async fn migrate_applies_the_schema_to_a_new_database() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+#[tokio::test]
+async fn deleting_a_user_takes_their_messages_off_unread_counts_and_sweeps_what_only_they_were_owed(
+) {
+    let app = spawn_app().await;
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let room = common::rooms::create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
+    let from_alice =
+        common::messages::send_to(&mut alice, room, "to all", &mut [&mut bob, &mut carol]).await;
+    for text in ["one", "two"] {
+        common::messages::send_to(&mut carol, room, text, &mut [&mut alice, &mut bob]).await;
+    }
+    // Bob acknowledges Alice's message: its notification is owed to Carol alone.
+    bob.emit(
+        "message.acknowledged",
+        json!({"message_id": from_alice["id"]}),
+    )
+    .await;
+    alice.recv_dispatch("messagedelivered.dispatch").await;
+    carol.close().await;
+
+    let out = chatd(&app.settings.database.url, &["users", "delete", "3"]);
+    assert!(out.status.success(), "{out:?}");
+
+    // Carol's two messages no longer count for Alice; Alice's one still counts for Bob.
+    for (client, unread) in [(&mut alice, 0), (&mut bob, 1)] {
+        client.emit("room.list", json!({})).await;
+        let list = client.recv_dispatch("roomlist.dispatch").await;
+        assert_eq!(list[0]["unread_count"], unread);
+    }
+    // The notification only Carol was owed is gone with her; nothing else is pending.
+    let db = app.db().await;
+    assert_eq!(
+        common::messages::rows::<entity::notification::Entity>(&db).await,
+        0
+    );
+}

@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::{chunks, now, unread, StoreError};
+use super::{chunks, notifications, now, unread, StoreError};
 use crate::auth::Identity;
 use crate::rooms::room::RoomKind;
 
@@ -109,5 +109,7 @@ pub async fn delete<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<bool, S
         .exec(txn)
         .await?;
     let deleted = user::Entity::delete_by_id(user_id).exec(txn).await?;
+    // Their recipient rows went by the cascade: notifications nobody is owed any more go too.
+    notifications::sweep_orphans(txn).await?;
     Ok(deleted.rows_affected > 0)
 }
