@@ -10,14 +10,14 @@
 //! | event | statement |
 //! | --- | --- |
 //! | `message.send` | [`count_new_message`]: +1 for every other member, one UPDATE whatever the room's size |
-//! | `message.read` (single, bulk) | [`forget`] before the receipts: the reader's counted messages among those read |
-//! | `message.modify` delete (soft, hard) | [`forget`] before the delete: each member's counted messages among those deleted |
-//! | `chatd users delete` | [`forget`] before the cascade: every member's counted messages of that user |
+//! | `message.read` (single, bulk) | [`forget_read`] before the receipts: the reader's counted messages among those read |
+//! | `message.modify` delete (soft, hard) | [`forget_deleted`] before the delete: each member's counted messages among those deleted |
+//! | `chatd users delete` | [`forget_sender`] before the cascade: every member's counted messages of that user |
 //! | leave / removal | the membership row goes, with its counter |
 //!
 //! "Since the member joined" compares timestamps: a room's actor runs its changes one at a
-//! time, so a join and a message of the same room are never stamped in one commit, and a
-//! message committed before a join is stamped before it.
+//! time, so a join and a message of the same room are never stamped in one commit, and (with
+//! a clock that does not step back) a message committed before a join is stamped before it.
 
 use entity::{message, read_receipt, room_member};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SelectStatement};
