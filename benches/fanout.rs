@@ -18,6 +18,7 @@ use actix::prelude::*;
 use chatd::auth::Identity;
 use chatd::config::Settings;
 use chatd::metrics::Metrics;
+use chatd::notifications::Notices;
 use chatd::presence::{Deliver, Outbound, Presence};
 use chatd::protocol::client::Profile;
 use chatd::protocol::server::{event, routed, MessageView, UserView};
@@ -175,6 +176,7 @@ fn fanout(c: &mut Criterion) {
             let registry = RoomRegistry::new(
                 db.clone(),
                 delivery,
+                Notices::off(),
                 rooms_arbiter.handle(),
                 settings.mailboxes.room,
                 Duration::from_secs(3600),

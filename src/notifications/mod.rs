@@ -94,6 +94,15 @@ pub struct Notices {
 }
 
 impl Notices {
+    /// A handle that tells nobody: for a room registry run without a `NotificationActor`
+    /// (benches of the fan-out).
+    pub fn off() -> Notices {
+        Notices {
+            to: None,
+            stats: Arc::default(),
+        }
+    }
+
     /// Tells the actor about `created`. Never waits: a full mailbox drops the notice (the
     /// notification row is committed and replayed at connect all the same; only its push is
     /// lost), counted in [`NotificationStats::notices_dropped`] and logged.
