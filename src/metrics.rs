@@ -6,14 +6,19 @@
 //! Gauges that describe a population (open connections, live room actors) are not maintained on
 //! every change; `GET /metrics` sets them from the owning maps just before it renders.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
 use crate::auth::AuthError;
+use crate::notifications::NotificationStats;
 use crate::protocol::client::EVENT_TYPES;
 use crate::protocol::errors::ChatError;
 
@@ -266,9 +271,90 @@ impl Metrics {
         self.auth_failures.with_label_values(&[reason]).inc();
     }
 
+    /// Exports the `NotificationActor`'s own counters (push deliveries, drops, retries), read
+    /// from its atomics at each scrape.
+    pub fn watch_notifications(
+        &self,
+        stats: Arc<NotificationStats>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry
+            .register(Box::new(NotificationCounters::new(stats)?))
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> Result<String, prometheus::Error> {
         TextEncoder::new().encode_to_string(&self.registry.gather())
+    }
+}
+
+/// Which atomic of [`NotificationStats`] a counter mirrors.
+type StatField = fn(&NotificationStats) -> &AtomicU64;
+
+/// Prometheus counters that mirror [`NotificationStats`]: the notification side keeps plain
+/// atomics (no metrics dependency on its paths) and a scrape catches the counters up.
+struct NotificationCounters {
+    stats: Arc<NotificationStats>,
+    counters: Vec<(IntCounter, StatField)>,
+}
+
+impl NotificationCounters {
+    fn new(stats: Arc<NotificationStats>) -> Result<NotificationCounters, prometheus::Error> {
+        let fields: [(&str, &str, StatField); 6] = [
+            (
+                "notification_notices_dropped_total",
+                "Committed notifications whose push notice was dropped (the notification \
+                 actor's mailbox was full).",
+                |s| &s.notices_dropped,
+            ),
+            (
+                "push_queued_total",
+                "Pushes for offline recipients handed to the webhook queue.",
+                |s| &s.push_queued,
+            ),
+            (
+                "push_dropped_total",
+                "Pushes dropped because the webhook queue was full.",
+                |s| &s.push_dropped,
+            ),
+            (
+                "push_delivered_total",
+                "Pushes the webhook accepted (2xx).",
+                |s| &s.push_delivered,
+            ),
+            (
+                "push_failed_total",
+                "Pushes given up on (a 4xx answer, or every attempt failed).",
+                |s| &s.push_failed,
+            ),
+            (
+                "push_attempts_total",
+                "Webhook requests made, first attempts and retries.",
+                |s| &s.push_attempts,
+            ),
+        ];
+        let mut counters = Vec::with_capacity(fields.len());
+        for (name, help, field) in fields {
+            counters.push((IntCounter::new(name, help)?, field));
+        }
+        Ok(NotificationCounters { stats, counters })
+    }
+}
+
+impl Collector for NotificationCounters {
+    fn desc(&self) -> Vec<&Desc> {
+        self.counters.iter().flat_map(|(c, _)| c.desc()).collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.counters
+            .iter()
+            .flat_map(|(counter, field)| {
+                let now = NotificationStats::get(field(&self.stats));
+                // The atomics only grow; catch the counter up to them.
+                counter.inc_by(now.saturating_sub(counter.get()));
+                counter.collect()
+            })
+            .collect()
     }
 }
 

@@ -66,6 +66,7 @@ impl Application {
         let presence = Arc::new(Presence::new(metrics.clone(), settings.mailboxes.session));
         let delivery: Arc<dyn Deliver> = presence.clone();
         let notification_stats = Arc::new(NotificationStats::default());
+        metrics.watch_notifications(notification_stats.clone())?;
         let (notifications, notices) = NotificationActor::launch(
             &actors.handle(),
             NotificationConfig {

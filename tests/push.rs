@@ -188,6 +188,14 @@ async fn a_push_answered_with_500_is_retried_with_the_same_body_and_delivery_id(
     .await;
     assert_eq!(stat(&app, |s| &s.push_attempts), 3);
     assert_eq!(stat(&app, |s| &s.push_failed), 0);
+    // Operators see the same counts in /metrics.
+    let scrape = app.scrape().await;
+    assert_eq!(scrape.value("chatd_push_queued_total"), 1.0);
+    assert_eq!(scrape.value("chatd_push_attempts_total"), 3.0);
+    assert_eq!(scrape.value("chatd_push_delivered_total"), 1.0);
+    assert_eq!(scrape.value("chatd_push_failed_total"), 0.0);
+    assert!(scrape.has("chatd_push_dropped_total"));
+    assert!(scrape.has("chatd_notification_notices_dropped_total"));
 }
 
 #[tokio::test]
