@@ -89,3 +89,76 @@ fn documented_defaults_are_the_shipped_values() {
         assert_eq!(literal, rendered, "documented default of {key}");
     }
 }
+
+/// Every choice in docs/protocol-notes.md names the tests that pin it, as `[file.rs: `name`,
+/// …]`; each named test must exist in that file, so that a renamed or deleted test cannot
+/// leave a choice unpinned.
+#[test]
+fn every_test_named_in_the_protocol_notes_exists() {
+    let notes = include_str!("../docs/protocol-notes.md");
+    let sources = rust_sources(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for group in notes.split('[').skip(1).filter_map(|g| g.split_once(']')) {
+        let mut file: Option<&str> = None;
+        for word in group.0.split_whitespace() {
+            if let Some(name) = word.strip_suffix(".rs:") {
+                file = Some(name);
+                continue;
+            }
+            let Some(file) = file else { continue };
+            let name = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+            let quoted = word.starts_with('`');
+            if !quoted
+                || name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                continue;
+            }
+            checked += 1;
+            let wanted = format!("{file}.rs");
+            // `name_…` abbreviates a longer name.
+            let definition = if word.contains('…') {
+                format!("fn {name}")
+            } else {
+                format!("fn {name}(")
+            };
+            let defined = sources
+                .iter()
+                .any(|(path, text)| path.ends_with(&wanted) && text.contains(&definition));
+            if !defined {
+                missing.push(format!("{wanted}: {name}"));
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} tests named: has the notes' format changed?"
+    );
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "named in protocol-notes.md, not found"
+    );
+}
+
+/// `(path relative to the crate, contents)` of every `.rs` file under `src/` and `tests/`.
+fn rust_sources(root: &std::path::Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.join("src"), root.join("tests")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable folder") {
+            let path = entry.expect("folder entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("readable source");
+                let relative = path.strip_prefix(root).expect("under the crate");
+                found.push((relative.to_string_lossy().into_owned(), text));
+            }
+        }
+    }
+    found
+}
