@@ -6,10 +6,14 @@
 //! references, writing bleach's escaping, re-checking an `href` that keeps a reference, and
 //! skipping the parser for plain text); `baseline_ammonia_default` is `ammonia::clean`, the
 //! library's defaults, for scale.
+//!
+//! `sanitize/guard/*` times the linear check that refuses crafted markup before parsing it
+//! (`may_outgrow`, src/sanitize/growth.rs) against the sanitising it saves (crafted: `<p>`, 300
+//! unclosed `<b class=N>`, then `<p>x` up to 10,000 characters) or adds to (ordinary markup).
 
 use std::hint::black_box;
 
-use chatd::sanitize::{ammonia_only, sanitize};
+use chatd::sanitize::{ammonia_only, may_outgrow, sanitize};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const INPUTS: [(&str, &str); 4] = [
@@ -45,5 +49,26 @@ fn sanitize_inputs(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sanitize_inputs);
+fn guard(c: &mut Criterion) {
+    let mut crafted: String = (0..300).map(|i| format!("<b class={i}>")).collect();
+    crafted.insert_str(0, "<p>");
+    while crafted.len() + 4 <= 10_000 {
+        crafted.push_str("<p>x");
+    }
+    // The bound a 10,000-character limit gives the check (events::messages::content).
+    let most = 4 * 6 * 10_000;
+    let mut group = c.benchmark_group("sanitize/guard");
+    group.sample_size(10);
+    for (name, input) in [("markup", INPUTS[2].1), ("crafted", crafted.as_str())] {
+        group.bench_function(format!("{name}/may_outgrow"), |b| {
+            b.iter(|| may_outgrow(black_box(input), most))
+        });
+        group.bench_function(format!("{name}/baseline_sanitize"), |b| {
+            b.iter(|| sanitize(black_box(input)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sanitize_inputs, guard);
 criterion_main!(benches);

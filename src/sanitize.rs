@@ -8,6 +8,7 @@
 //! changes how the surviving tree is written: character references stay as the user wrote them
 //! ([`references`]), and the escaping is bleach's ([`reserialize`]).
 
+mod growth;
 mod plain;
 mod references;
 mod reserialize;
@@ -61,6 +62,14 @@ fn builder() -> &'static ammonia::Builder<'static> {
         .strip_comments(true);
         b
     })
+}
+
+/// Whether sanitising `input` might write more than `most` characters, judged without parsing
+/// it: escaping grows a character at most [`MAX_ESCAPE_GROWTH`]-fold, and [`growth`]
+/// over-estimates what the parser re-opens. `false` is a promise; `true` only a suspicion.
+pub fn may_outgrow(input: &str, most: usize) -> bool {
+    let escaped = MAX_ESCAPE_GROWTH.saturating_mul(input.chars().count());
+    escaped.saturating_add(growth::reopened_chars(input, most)) > most
 }
 
 pub fn sanitize(input: &str) -> SafeHtml {

@@ -417,6 +417,27 @@ async fn the_content_limit_counts_input_characters_and_escaping_grows_what_is_st
 }
 
 #[tokio::test]
+async fn formatting_left_open_across_paragraphs_is_stored_as_the_parser_repairs_it() {
+    // Content that is refused unparsed is only crafted markup (docs/protocol-notes.md, "Bound on
+    // stored content"): a bold left open, re-opened in 130 paragraphs, is repaired and stored.
+    let app = spawn_app_with(&[("limits.max_content_chars", "1000")]).await;
+    let (mut alice, mut bob, room) = alice_and_bob(&app).await;
+
+    let content = format!("<p><b class=note>important{}", "<p>more".repeat(130));
+    let sent = send_message(&mut alice, room, &content).await;
+
+    let repaired = format!(
+        "<p><b class=\"note\">important</b></p>{}",
+        "<p><b class=\"note\">more</b></p>".repeat(130)
+    );
+    assert_eq!(sent["content"], repaired);
+    assert_eq!(
+        bob.recv_dispatch("message.dispatch").await["content"],
+        repaired
+    );
+}
+
+#[tokio::test]
 async fn markup_that_sanitising_grows_beyond_six_times_the_limit_is_refused_and_not_stored() {
     let app = spawn_app_with(&[("limits.max_content_chars", "1000")]).await;
     let (mut alice, mut bob, room) = alice_and_bob(&app).await;
