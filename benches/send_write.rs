@@ -1,7 +1,9 @@
 //! The write of a `message.send` in a channel of 300 subscribers (the default cap): the
 //! message, its notification for the 299 others, in one transaction — without and with the
-//! unread counters (`store::unread::count_new_message`, one UPDATE of the other 299
-//! memberships). The first is the baseline; the difference is what unread counts cost a send.
+//! unread counter (`store::unread::count_new_message`: the sender's own message settled on
+//! their membership, one single-row UPDATE since recipients are implied, migration 000013;
+//! before, one UPDATE of the other 299 memberships). The first is the baseline; the
+//! difference is what unread counts cost a send.
 //!
 //! `CHATD_BENCH_DATABASE_URL` runs it on PostgreSQL (default: a temporary SQLite file).
 

@@ -1,12 +1,14 @@
 //! The durable `message.send` write as the room actor runs it: one transaction holding
-//! `store::messages::create` (the message, the room's `last_message`, the notification and a
-//! recipient row for every other member), committed — on a temporary SQLite file opened the
+//! `store::messages::create` (the message, the room's `last_message` and counters, the
+//! notification for every other member), committed — on a temporary SQLite file opened the
 //! way the server opens it (WAL, `synchronous = NORMAL`).
 //!
 //! Per room size (2 members: a one-to-one chat's recipient count; 300: a full channel), the
 //! baseline in the same run, `baseline_without_notifications`, is the same write with
-//! notifications off, so the difference is what the recipient rows cost: the number behind
-//! the notification-layout question (issue 8, item 3).
+//! notifications off, so the difference is what notifying the other members costs: one row
+//! whatever their number since recipients are implied by membership (migration 000013), one
+//! row per recipient before — the number behind the notification-layout question (issue 8,
+//! item 3).
 
 use std::collections::BTreeSet;
 use std::time::Instant;

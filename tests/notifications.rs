@@ -274,10 +274,7 @@ async fn a_backlog_of_50000_notifications_replays_one_bounded_frame_and_can_be_a
 
     // The connection works, and nothing was lost: all 50,000 are still pending.
     bob.assert_nothing_pending().await;
-    assert_eq!(
-        rows::<entity::notification_recipient::Entity>(&db).await,
-        100_000
-    );
+    assert_eq!(owed(&db).await, 100_000);
 
     // Acknowledging 40,000 at once: more ids than SQLite binds in one statement. (Alice, the
     // sender, is offline: her receipt of 40,000 messages would be a frame of 20 MB.)
@@ -287,12 +284,22 @@ async fn a_backlog_of_50000_notifications_replays_one_bounded_frame_and_can_be_a
         .await;
     bob.assert_nothing_pending().await;
     assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 40_000);
-    assert_eq!(
-        rows::<entity::notification_recipient::Entity>(&db).await,
-        60_000
-    );
+    assert_eq!(owed(&db).await, 60_000);
     // Carol still owes all 50,000; the notifications stay for her.
     assert_eq!(rows::<entity::notification::Entity>(&db).await, 50_000);
+}
+
+/// How many (user, notification) pairs are still owed, all notifications together.
+async fn owed(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let owed: Vec<i64> = entity::notification::Entity::find()
+        .select_only()
+        .column(entity::notification::Column::Owed)
+        .into_tuple()
+        .all(db)
+        .await
+        .expect("owed");
+    owed.iter().sum()
 }
 
 /// The resident set size of this process (server and clients), in KiB.
@@ -306,4 +313,124 @@ fn rss_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The message ids of `room`'s pending notifications, with their kinds, in order.
+fn pending_in(pending: &Value, room: Uuid) -> Vec<(Value, Value)> {
+    pending[room.to_string()]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|n| (n["message"]["id"].clone(), n["notification_type"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_member_is_owed_only_what_came_after_joining_and_a_rejoin_starts_afresh() {
+    let app = spawn_app().await;
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let room = create_group(&mut alice, &[2], &mut [&mut bob]).await;
+    bob.close().await;
+    let before = send_to(&mut alice, room, "before carol", &mut []).await;
+
+    // Carol joins after it: she is owed a reaction to it and what follows, not the message.
+    alice
+        .emit("room.add_members", json!({"room_id": room, "members": [3]}))
+        .await;
+    alice.recv_dispatch("roomaddmembers.dispatch").await;
+    carol.recv_dispatch("roomaddmembers.dispatch").await;
+    common::messages::react_to(&mut alice, &before, "👍", &mut [&mut carol]).await;
+    let after = send_to(&mut alice, room, "after carol", &mut [&mut carol]).await;
+    carol.close().await;
+    let (new, reaction) = (json!("NEW_MESSAGE"), json!("REACTION"));
+    let (mut carol, pending) = app.connect(3).await;
+    assert_eq!(
+        pending_in(&pending, room),
+        vec![
+            (before["id"].clone(), reaction.clone()),
+            (after["id"].clone(), new.clone())
+        ]
+    );
+
+    // Carol leaves; what she was owed goes, and what is sent while she is out is not hers.
+    carol.emit("room.leave", json!({"room_id": room})).await;
+    carol.recv_dispatch("roomexit.dispatch").await;
+    alice.recv_dispatch("roomremovemembers.dispatch").await;
+    let while_out = send_to(&mut alice, room, "while carol is out", &mut []).await;
+    alice
+        .emit("room.add_members", json!({"room_id": room, "members": [3]}))
+        .await;
+    alice.recv_dispatch("roomaddmembers.dispatch").await;
+    carol.recv_dispatch("roomaddmembers.dispatch").await;
+    let back = send_to(&mut alice, room, "welcome back", &mut [&mut carol]).await;
+    carol.close().await;
+    let (_carol, pending) = app.connect(3).await;
+    assert_eq!(
+        pending_in(&pending, room),
+        vec![(back["id"].clone(), new.clone())]
+    );
+
+    // Bob, a member throughout, is owed everything, in order.
+    let (_bob, pending) = app.connect(2).await;
+    assert_eq!(
+        pending_in(&pending, room),
+        vec![
+            (before["id"].clone(), new.clone()),
+            (before["id"].clone(), reaction),
+            (after["id"].clone(), new.clone()),
+            (while_out["id"].clone(), new.clone()),
+            (back["id"].clone(), new)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_acknowledgement_on_one_device_clears_it_for_that_user_alone_until_a_new_reaction() {
+    let app = spawn_app().await;
+    let [mut alice, mut phone, mut laptop, carol] = app.users([1, 2, 2, 3]).await;
+    let room = create_group(&mut alice, &[2, 3], &mut [&mut phone, &mut laptop]).await;
+    carol.close().await;
+    let sent = send_to(&mut alice, room, "hello", &mut [&mut phone, &mut laptop]).await;
+
+    phone
+        .emit("message.acknowledged", json!({"message_id": sent["id"]}))
+        .await;
+    alice.recv_dispatch("messagedelivered.dispatch").await;
+    phone.assert_nothing_pending().await;
+    laptop.assert_nothing_pending().await;
+    laptop.close().await;
+    // Bob's other devices are owed nothing any more; Carol still is.
+    let (mut laptop, pending) = app.connect(2).await;
+    assert_eq!(pending, json!({}));
+    let (carol, pending) = app.connect(3).await;
+    assert_eq!(
+        pending_in(&pending, room),
+        vec![(sent["id"].clone(), json!("NEW_MESSAGE"))]
+    );
+    carol.close().await;
+
+    // A reaction after the acknowledgement is news again, for Bob too.
+    common::messages::react_to(&mut alice, &sent, "🎉", &mut [&mut phone, &mut laptop]).await;
+    laptop.close().await;
+    let (_laptop, pending) = app.connect(2).await;
+    assert_eq!(
+        pending_in(&pending, room),
+        vec![(sent["id"].clone(), json!("REACTION"))]
+    );
+    let (mut carol, pending) = app.connect(3).await;
+    assert_eq!(pending_in(&pending, room).len(), 2);
+
+    // Once every recipient has acknowledged, no row is left.
+    for client in [&mut phone, &mut carol] {
+        client
+            .emit("message.acknowledged", json!({"message_id": sent["id"]}))
+            .await;
+        alice.recv_dispatch("messagedelivered.dispatch").await;
+    }
+    let db = app.db().await;
+    assert_eq!(rows::<entity::notification::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::notification_release::Entity>(&db).await, 0);
 }

@@ -6,7 +6,7 @@ pub mod attachment;
 pub mod message;
 pub mod message_delivery;
 pub mod notification;
-pub mod notification_recipient;
+pub mod notification_release;
 pub mod reaction;
 pub mod read_receipt;
 pub mod room;

@@ -28,6 +28,11 @@ pub struct Model {
     pub last_message_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// How many notifications about the room's messages have been written; the last one's
+    /// `seq`.
+    pub notification_seq: i64,
+    /// How many messages have been sent to the room (deleted ones included).
+    pub messages_posted: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

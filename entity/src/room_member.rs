@@ -10,9 +10,13 @@ pub struct Model {
     pub user_id: i64,
     /// When this membership began: messages sent before it are not counted as unread.
     pub created_at: DateTimeUtc,
-    /// Messages of the room by others, not deleted, sent since `created_at`, that this member
-    /// has not read (kept by chatd's `store::unread`).
-    pub unread_count: i64,
+    /// The room's `notification_seq` when this membership began: the member is owed the
+    /// room's notifications numbered above it (chatd's `store::notifications`).
+    pub notified_after: i64,
+    /// How many of the room's `messages_posted` do not count as unread for this member: sent
+    /// before they joined, their own, read or deleted. `unread_count` is the difference
+    /// (chatd's `store::unread`).
+    pub settled: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261126_000008_create_sessions;
 mod m20261129_000009_add_membership_foreign_keys;
 mod m20261129_000010_index_message_history;
 mod m20261129_000011_add_member_unread_count;
+mod m20261129_000013_derive_recipients_from_membership;
 mod util;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_add_membership_foreign_keys::Migration),
             Box::new(m20261129_000010_index_message_history::Migration),
             Box::new(m20261129_000011_add_member_unread_count::Migration),
+            Box::new(m20261129_000013_derive_recipients_from_membership::Migration),
         ]
     }
 }

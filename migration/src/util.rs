@@ -105,3 +105,40 @@ pub fn table_with(
 pub fn col(name: &str) -> ColumnDef {
     ColumnDef::new(Alias::new(name))
 }
+
+/// A `BIGINT NOT NULL DEFAULT 0` counter column.
+pub fn counter(name: &str) -> ColumnDef {
+    col(name).big_integer().not_null().default(0).to_owned()
+}
+
+/// Adds `column` to `table`.
+pub async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .add_column(column)
+                .to_owned(),
+        )
+        .await
+}
+
+/// Drops `column` from `table`.
+pub async fn drop_column(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &str,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .drop_column(Alias::new(column))
+                .to_owned(),
+        )
+        .await
+}

@@ -54,9 +54,10 @@ pub struct Stored {
     pub notification: Option<Uuid>,
 }
 
-/// Stores a message, its attachments, the room's `last_message` and a notification for
-/// `recipients` (when notifications are on and there is anyone to tell). The caller owns the
-/// transaction: the message is durable once the caller commits it.
+/// Stores a message, its attachments, the room's `last_message` and message count, and a
+/// notification for `recipients` (when notifications are on and there is anyone to tell):
+/// the same few rows whatever the number of recipients. The caller owns the transaction:
+/// the message is durable once the caller commits it.
 pub async fn create<C: ConnectionTrait>(
     txn: &C,
     new: NewMessage,
@@ -79,6 +80,8 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(txn)
     .await?;
+
+    use sea_orm::sea_query::ExprTrait;
 
     let media: Vec<(usize, MediaItem)> = new.media.into_iter().enumerate().collect();
     // Nine columns a row.
@@ -103,12 +106,19 @@ pub async fn create<C: ConnectionTrait>(
     room::Entity::update_many()
         .col_expr(room::Column::LastMessageId, Expr::value(id))
         .col_expr(room::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            room::Column::MessagesPosted,
+            Expr::col(room::Column::MessagesPosted).add(1),
+        )
         .filter(room::Column::Id.eq(new.room_id))
         .exec(txn)
         .await?;
 
     let notification = match new.notification_type {
-        Some(kind) => notifications::create(txn, id, kind, recipients, at).await?,
+        Some(kind) => {
+            let (room_id, sender) = (new.room_id, new.sender_id);
+            notifications::create(txn, room_id, id, kind, sender, recipients, at).await?
+        }
         None => None,
     };
     Ok(Stored {

@@ -1,22 +1,35 @@
 //! Pending notifications: the only code that writes, reads or deletes notification rows.
 //! They are written in the transaction of the event they are about (a send, a reaction) and
-//! removed in the transaction of the event that settles them (an acknowledgement, a delete, a
+//! settled in the transaction of the event that settles them (an acknowledgement, a delete, a
 //! leave), so what a user is owed is exactly what has committed. The `NotificationActor`
 //! (`crate::notifications`) drives what happens around them: the bounded replay at connect,
-//! the push to offline recipients after the commit, the sweep of orphans. Every list that
-//! grows with input or backlog is bound in [`super::chunks`]; the replay binds three values
-//! whatever the backlog.
+//! the push to offline recipients after the commit, the sweep of orphans.
+//!
+//! **Recipients are implied by membership** (docs/architecture.md, "Notifications"), so a
+//! notification costs one row whatever the room's size. Each notification carries its place
+//! in the room's sequence (`seq`, from `rooms.notification_seq`) and its actor; each
+//! membership the sequence number it began after (`room_members.notified_after`). A user is
+//! owed a notification when they are a member of its room whose membership began before it,
+//! are not its actor, and have no release row for it (written when they acknowledge
+//! its message, or as they leave the room). Leaving drops the membership, and with it
+//! everything it was owed (DECISIONS 26); joining later owes nothing earlier. `owed` counts
+//! the recipients still owed; the row goes when it reaches zero, as it went with its last
+//! recipient row before.
+//!
+//! Every list that grows with input or backlog is bound in [`super::chunks`]; the replay
+//! binds five values whatever the backlog.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{message, notification, notification_recipient, room};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
+use entity::{notification, notification_release, room, room_member};
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, ExprTrait, JoinType, OnConflict, Order, Query, WindowStatement,
 };
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
 use uuid::Uuid;
 
 use super::{chunks, StoreError};
-
 /// What a notification is about (messages.md §14.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationKind {
@@ -35,39 +48,61 @@ impl NotificationKind {
     }
 }
 
-/// Records that `recipients` are owed a notification of `kind` about `message_id`; returns its
-/// id. Nobody to tell, no row (a notification without recipients is never seen, §14.2).
+/// Records that the members of `room_id` other than `actor` — `recipients`, the room's
+/// members now — are owed a notification of `kind` about `message_id`; returns its id. Nobody
+/// to tell, no row (a notification without recipients is never seen, §14.2). Two statements
+/// whatever the number of recipients: the room's sequence moves on, and the row takes its
+/// number.
 pub async fn create<C: ConnectionTrait>(
     txn: &C,
+    room_id: Uuid,
     message_id: Uuid,
     kind: NotificationKind,
+    actor: i64,
     recipients: &[i64],
     at: DateTime<Utc>,
 ) -> Result<Option<Uuid>, StoreError> {
     if recipients.is_empty() {
         return Ok(None);
     }
-    let id = Uuid::new_v4();
-    notification::ActiveModel {
-        id: Set(id),
-        message_id: Set(message_id),
-        notification_type: Set(kind.as_str().to_string()),
-        created_at: Set(at),
-    }
-    .insert(txn)
-    .await?;
-    // Two columns a row; a channel may have any number of subscribers.
-    for chunk in chunks(recipients, 2) {
-        notification_recipient::Entity::insert_many(chunk.iter().map(|u| {
-            notification_recipient::ActiveModel {
-                notification_id: Set(id),
-                user_id: Set(*u),
-                ..Default::default()
-            }
-        }))
-        .exec_without_returning(txn)
+    room::Entity::update_many()
+        .col_expr(
+            room::Column::NotificationSeq,
+            Expr::col(room::Column::NotificationSeq).add(1),
+        )
+        .filter(room::Column::Id.eq(room_id))
+        .exec(txn)
         .await?;
-    }
+    let id = Uuid::new_v4();
+    let owed = i64::try_from(recipients.len()).unwrap_or(i64::MAX);
+    let numbered = Query::select()
+        .expr(Expr::val(id))
+        .expr(Expr::val(message_id))
+        .expr(Expr::val(room_id))
+        .expr(Expr::val(kind.as_str()))
+        .expr(Expr::val(at))
+        .expr(Expr::val(actor))
+        .column(room::Column::NotificationSeq)
+        .expr(Expr::val(owed))
+        .from(room::Entity)
+        .and_where(room::Column::Id.eq(room_id))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(notification::Entity)
+        .columns([
+            notification::Column::Id,
+            notification::Column::MessageId,
+            notification::Column::RoomId,
+            notification::Column::NotificationType,
+            notification::Column::CreatedAt,
+            notification::Column::ActorId,
+            notification::Column::Seq,
+            notification::Column::Owed,
+        ])
+        .select_from(numbered)
+        .map_err(|e| StoreError::Corrupt(format!("notification insert: {e}")))?
+        .to_owned();
+    txn.execute(&insert).await?;
     Ok(Some(id))
 }
 
@@ -86,79 +121,178 @@ pub async fn delete_for_messages<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The membership row `rm` is owed the notification of the enclosing statement (a statement
+/// on `notifications`): a member of its room since before it, not its actor, not released.
+fn owed_to_member(rm: &Alias) -> Condition {
+    let n = |c: notification::Column| Expr::col((notification::Entity, c));
+    let member = |c: room_member::Column| Expr::col((rm.clone(), c));
+    let x = Alias::new("x");
+    let released = Query::select()
+        .expr(Expr::val(1))
+        .from_as(notification_release::Entity, x.clone())
+        .and_where(
+            Expr::col((x.clone(), notification_release::Column::NotificationId))
+                .equals((notification::Entity, notification::Column::Id)),
+        )
+        .and_where(
+            Expr::col((x, notification_release::Column::UserId))
+                .equals((rm.clone(), room_member::Column::UserId)),
+        )
+        .to_owned();
+    Condition::all()
+        .add(
+            member(room_member::Column::RoomId)
+                .equals((notification::Entity, notification::Column::RoomId)),
+        )
+        .add(member(room_member::Column::NotifiedAfter).lt(n(notification::Column::Seq)))
+        .add(
+            Condition::any()
+                .add(n(notification::Column::ActorId).is_null())
+                .add(n(notification::Column::ActorId).ne(member(room_member::Column::UserId))),
+        )
+        .add(Expr::exists(released).not())
+}
+
+/// The members (`rm`) that `whose` selects let go of the notifications (of the statement on
+/// `notifications`) that `among` selects and they are owed: a release row each, `owed` down by
+/// as many, and the notifications nobody is owed any more deleted.
+///
+/// The release rows are the arbiter when two transactions release the same (notification,
+/// user) at once — an acknowledgement from each of two devices, or one racing a leave: the
+/// unique index admits one row, `ON CONFLICT DO NOTHING` returns only the rows this
+/// transaction inserted, and only those count down, so `owed` never drops twice for one
+/// user. A leave's release rows stay behind (harmless: a re-join's membership begins after
+/// them) and go with their notification.
+async fn release<C: ConnectionTrait>(
+    txn: &C,
+    whose: Condition,
+    among: Condition,
+) -> Result<(), StoreError> {
+    let rm = Alias::new("rm");
+    let owed = Query::select()
+        .column((notification::Entity, notification::Column::Id))
+        .column((rm.clone(), room_member::Column::UserId))
+        .from(notification::Entity)
+        .join_as(
+            JoinType::InnerJoin,
+            room_member::Entity,
+            rm.clone(),
+            Expr::col((rm.clone(), room_member::Column::RoomId))
+                .equals((notification::Entity, notification::Column::RoomId)),
+        )
+        .cond_where(among)
+        .cond_where(whose)
+        .cond_where(owed_to_member(&rm))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(notification_release::Entity)
+        .columns([
+            notification_release::Column::NotificationId,
+            notification_release::Column::UserId,
+        ])
+        .select_from(owed)
+        .map_err(|e| StoreError::Corrupt(format!("release insert: {e}")))?
+        .on_conflict(
+            OnConflict::columns([
+                notification_release::Column::NotificationId,
+                notification_release::Column::UserId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .returning_col(notification_release::Column::NotificationId)
+        .to_owned();
+    let mut released: HashMap<Uuid, i64> = HashMap::new();
+    for row in txn.query_all(&insert).await? {
+        let id: Uuid = row.try_get("", "notification_id")?;
+        *released.entry(id).or_default() += 1;
+    }
+    // Usually one user each; a removal of several members may release one notification
+    // several times.
+    let mut by_count: HashMap<i64, Vec<Uuid>> = HashMap::new();
+    for (id, count) in released {
+        by_count.entry(count).or_default().push(id);
+    }
+    let mut nobody_owed = Vec::new();
+    for (count, ids) in by_count {
+        for chunk in chunks(&ids, 1) {
+            let settle = Query::update()
+                .table(notification::Entity)
+                .value(
+                    notification::Column::Owed,
+                    Expr::col(notification::Column::Owed).sub(count),
+                )
+                .and_where(notification::Column::Id.is_in(chunk.iter().copied()))
+                .returning(
+                    Query::returning()
+                        .columns([notification::Column::Id, notification::Column::Owed]),
+                )
+                .to_owned();
+            for row in txn.query_all(&settle).await? {
+                if row.try_get::<i64>("", "owed")? <= 0 {
+                    nobody_owed.push(row.try_get::<Uuid>("", "id")?);
+                }
+            }
+        }
+    }
+    for chunk in chunks(&nobody_owed, 1) {
+        notification::Entity::delete_many()
+            .filter(notification::Column::Id.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `rm.user_id` is one of `users`.
+fn member_among(users: &[i64]) -> Condition {
+    Condition::all().add(
+        Expr::col((Alias::new("rm"), room_member::Column::UserId)).is_in(users.iter().copied()),
+    )
+}
+
 /// `message.acknowledged`: `user_id` is no longer owed any notification of these messages
-/// (all three kinds, §14.3); notifications nobody is owed any more are deleted.
+/// (all three kinds, §14.3); notifications nobody is owed any more are deleted. A
+/// notification written later (a new reaction) is owed again.
 pub async fn acknowledge<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
     for chunk in chunks(message_ids, 1) {
-        let of_these_messages = Query::select()
-            .column(notification::Column::Id)
-            .from(notification::Entity)
-            .and_where(notification::Column::MessageId.is_in(chunk.iter().copied()))
-            .to_owned();
-        release(txn, &[user_id], of_these_messages).await?;
+        let of_these =
+            Condition::all().add(notification::Column::MessageId.is_in(chunk.iter().copied()));
+        release(txn, member_among(&[user_id]), of_these).await?;
     }
     Ok(())
 }
 
-/// `users` are no longer owed the notifications `among` selects (a query of notification ids);
-/// those nobody is owed any more are deleted.
-pub async fn release<C: ConnectionTrait>(
-    txn: &C,
-    users: &[i64],
-    among: SelectStatement,
-) -> Result<(), StoreError> {
-    for chunk in chunks(users, 1) {
-        notification_recipient::Entity::delete_many()
-            .filter(notification_recipient::Column::UserId.is_in(chunk.iter().copied()))
-            .filter(notification_recipient::Column::NotificationId.in_subquery(among.clone()))
-            .exec(txn)
-            .await?;
-    }
-    let still_owed = Query::select()
-        .column(notification_recipient::Column::NotificationId)
-        .from(notification_recipient::Entity)
-        .to_owned();
-    notification::Entity::delete_many()
-        .filter(notification::Column::Id.in_subquery(among))
-        .filter(notification::Column::Id.not_in_subquery(still_owed))
-        .exec(txn)
-        .await?;
-    Ok(())
-}
-
-/// `users` are no longer owed any notification about messages of `room_id` (they left or were
-/// removed: DECISIONS 26).
+/// `users` are no longer owed any notification about messages of `room_id`: they are about
+/// to leave or be removed (DECISIONS 26). Run it before the memberships go, while it can
+/// still tell what they were owed.
 pub async fn drop_for_room<C: ConnectionTrait>(
     txn: &C,
     room_id: Uuid,
     users: &[i64],
 ) -> Result<(), StoreError> {
-    let messages_of_room = Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::RoomId.eq(room_id))
-        .to_owned();
-    let of_room = Query::select()
-        .column(notification::Column::Id)
-        .from(notification::Entity)
-        .and_where(notification::Column::MessageId.in_subquery(messages_of_room))
-        .to_owned();
-    release(txn, users, of_room).await
+    for chunk in chunks(users, 1) {
+        let of_room = Condition::all().add(notification::Column::RoomId.eq(room_id));
+        release(txn, member_among(chunk), of_room).await?;
+    }
+    Ok(())
 }
 
-/// Deletes notifications nobody is owed: a recipient row goes with its user (`chatd users
-/// delete` cascades), which can leave a notification without recipients. Returns how many.
+/// `user_id` is about to be deleted (`chatd users delete`): they stop being owed anything,
+/// in every room. Their memberships and release rows then go by the cascade.
+pub async fn drop_for_user<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<(), StoreError> {
+    release(txn, member_among(&[user_id]), Condition::all()).await
+}
+
+/// Deletes notifications nobody is owed any more (`owed` at zero: left by an older `chatd
+/// users delete`, which removed recipient rows without their notification). Returns how many.
 pub async fn sweep_orphans<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
-    let owed = Query::select()
-        .column(notification_recipient::Column::NotificationId)
-        .from(notification_recipient::Entity)
-        .to_owned();
     Ok(notification::Entity::delete_many()
-        .filter(notification::Column::Id.not_in_subquery(owed))
+        .filter(notification::Column::Owed.lte(0))
         .exec(db)
         .await?
         .rows_affected)
@@ -176,20 +310,21 @@ pub struct Pending {
 }
 
 /// The notifications `user_id` is owed, at most `per_room` of each room — the newest — and at
-/// most `limit` in all, newest first (ties by id). One statement binding three values,
-/// whatever the backlog: a window ranks each room's notifications, so the database never
-/// hands over more rows than the replay can use.
+/// most `limit` in all, newest first (ties by id). One statement binding five values,
+/// whatever the backlog: it walks the user's memberships and each room's notifications
+/// numbered after the membership began (index `(room_id, seq)`), and a window ranks each
+/// room's, so the database never hands over more rows than the replay can use.
 pub async fn newest_pending<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
     per_room: u64,
     limit: u64,
 ) -> Result<Vec<Pending>, StoreError> {
-    let (n, r) = (notification::Entity, notification_recipient::Entity);
+    let n = notification::Entity;
+    let rm = Alias::new("rm");
     let rank = Alias::new("rank_in_room");
     let per_room = i64::try_from(per_room).unwrap_or(i64::MAX);
-    let mut newest_in_room =
-        WindowStatement::partition_by((message::Entity, message::Column::RoomId));
+    let mut newest_in_room = WindowStatement::partition_by((n, notification::Column::RoomId));
     newest_in_room
         .order_by((n, notification::Column::CreatedAt), Order::Desc)
         .order_by((n, notification::Column::Id), Order::Desc);
@@ -198,32 +333,25 @@ pub async fn newest_pending<C: ConnectionTrait>(
         .column((n, notification::Column::MessageId))
         .column((n, notification::Column::NotificationType))
         .column((n, notification::Column::CreatedAt))
-        .expr_as(
-            Expr::col((message::Entity, message::Column::RoomId)),
-            Alias::new("room_id"),
-        )
+        .column((n, notification::Column::RoomId))
         .expr_as(
             Expr::col((room::Entity, room::Column::CreatedAt)),
             Alias::new("room_created_at"),
         )
         .expr_window_as(Expr::cust("ROW_NUMBER()"), newest_in_room, rank.clone())
-        .from(r)
+        .from_as(room_member::Entity, rm.clone())
         .inner_join(
             n,
-            Expr::col((n, notification::Column::Id))
-                .equals((r, notification_recipient::Column::NotificationId)),
-        )
-        .inner_join(
-            message::Entity,
-            Expr::col((message::Entity, message::Column::Id))
-                .equals((n, notification::Column::MessageId)),
+            Expr::col((n, notification::Column::RoomId))
+                .equals((rm.clone(), room_member::Column::RoomId)),
         )
         .inner_join(
             room::Entity,
             Expr::col((room::Entity, room::Column::Id))
-                .equals((message::Entity, message::Column::RoomId)),
+                .equals((rm.clone(), room_member::Column::RoomId)),
         )
-        .and_where(Expr::col((r, notification_recipient::Column::UserId)).eq(user_id))
+        .and_where(Expr::col((rm.clone(), room_member::Column::UserId)).eq(user_id))
+        .cond_where(owed_to_member(&rm))
         .to_owned();
     let ranked_alias = Alias::new("ranked");
     let newest = Query::select()

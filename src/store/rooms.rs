@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::render::{message_views, user_or_placeholder, user_view};
-use super::{chunks, notifications, now, users, StoreError};
+use super::{chunks, notifications, now, unread, users, StoreError};
 use crate::protocol::client::{Profile, RoomUpdate};
 use crate::protocol::server::{
     ChannelDetail, ChannelEntry, GroupDetail, GroupEntry, LastMessage, OneToOneDetail,
@@ -167,6 +167,8 @@ pub async fn create<C: ConnectionTrait>(
         last_message_id: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
+        notification_seq: Set(0),
+        messages_posted: Set(0),
     }
     .insert(txn)
     .await?;
@@ -201,12 +203,23 @@ pub async fn admit<C: ConnectionTrait>(
         return Ok(());
     }
     let at = now();
-    // Three columns a row.
-    for chunk in chunks(users, 3) {
+    // A newcomer is owed the room's notifications and counts its messages from here on.
+    let (notified_after, settled) = room::Entity::find_by_id(room_id)
+        .select_only()
+        .column(room::Column::NotificationSeq)
+        .column(room::Column::MessagesPosted)
+        .into_tuple::<(i64, i64)>()
+        .one(txn)
+        .await?
+        .unwrap_or_default();
+    // Five columns a row.
+    for chunk in chunks(users, 5) {
         room_member::Entity::insert_many(chunk.iter().map(|u| room_member::ActiveModel {
             room_id: Set(room_id),
             user_id: Set(*u),
             created_at: Set(at),
+            notified_after: Set(notified_after),
+            settled: Set(settled),
             ..Default::default()
         }))
         .on_conflict_do_nothing_on([room_member::Column::RoomId, room_member::Column::UserId])
@@ -473,17 +486,17 @@ pub async fn list_for_user<C: ConnectionTrait>(
 ) -> Result<Vec<RoomListEntry>, StoreError> {
     // The user may be in any number of rooms: they are selected by subqueries, never bound
     // as a list.
-    let unread: HashMap<Uuid, i64> = room_member::Entity::find()
+    let settled: HashMap<Uuid, i64> = room_member::Entity::find()
         .select_only()
         .column(room_member::Column::RoomId)
-        .column(room_member::Column::UnreadCount)
+        .column(room_member::Column::Settled)
         .filter(room_member::Column::UserId.eq(user_id))
         .into_tuple::<(Uuid, i64)>()
         .all(db)
         .await?
         .into_iter()
         .collect();
-    if unread.is_empty() {
+    if settled.is_empty() {
         return Ok(Vec::new());
     }
     let theirs = || {
@@ -541,7 +554,9 @@ pub async fn list_for_user<C: ConnectionTrait>(
         };
         let (created_at, updated_at) = (Timestamp(row.created_at), Timestamp(row.updated_at));
         let creator = || user_or_placeholder(&users, row.creator_id.unwrap_or_default());
-        let unread_count = unread.get(&row.id).copied().unwrap_or_default();
+        let unread_count = settled
+            .get(&row.id)
+            .map_or(0, |s| unread::unread(row.messages_posted, *s));
         let entry = match kind {
             RoomKind::OneToOneChat => {
                 // A chat whose peer is gone (deleted meanwhile) is not listed.

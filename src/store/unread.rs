@@ -1,15 +1,19 @@
-//! Unread counters: `room_members.unread_count`, the `unread_count` of `room.list` and
-//! `room.info` entries (docs/protocol-notes.md, "Unread counts").
+//! Unread counts: the `unread_count` of `room.list` and `room.info` entries
+//! (docs/protocol-notes.md, "Unread counts").
 //!
 //! A message counts as unread for a member when it is by someone else, not deleted (soft or
 //! hard), sent since the member joined (`room_members.created_at`: a re-join starts a new
-//! membership at 0), and the member has no read receipt for it. Every event that changes
-//! that number updates the counters in its own transaction, so a counter is exactly the
-//! definition at every commit:
+//! membership at 0), and the member has no read receipt for it. The count is a difference of
+//! two counters, so that a send writes the same rows whatever the room's size:
+//! `rooms.messages_posted` (every message sent to the room, bumped by
+//! `store::messages::create`) minus `room_members.settled` (those of them that do not count
+//! for the member). Every event that changes the count updates the counters in its own
+//! transaction, so the difference is exactly the definition at every commit:
 //!
 //! | event | statement |
 //! | --- | --- |
-//! | `message.send` | [`count_new_message`]: +1 for every other member, one UPDATE whatever the room's size |
+//! | join | `store::rooms::admit`: `settled` starts at the room's `messages_posted` |
+//! | `message.send` | `messages_posted` + 1 (with `last_message`); [`count_new_message`]: the sender's `settled` + 1 |
 //! | `message.read` (single, bulk) | [`forget_read`] before the receipts: the reader's counted messages among those read |
 //! | `message.modify` delete (soft, hard) | [`forget_deleted`] before the delete: each member's counted messages among those deleted |
 //! | `chatd users delete` | [`forget_sender`] before the cascade: every member's counted messages of that user |
@@ -19,14 +23,16 @@
 //! time, so a join and a message of the same room are never stamped in one commit, and (with
 //! a clock that does not step back) a message committed before a join is stamped before it.
 
-use entity::{message, read_receipt, room_member};
+use entity::{message, read_receipt, room, room_member};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::StoreError;
 
-/// A new message of `sender_id` in `room_id`: one more unread message for every other member.
+/// A new message of `sender_id` in `room_id`, already counted in the room's
+/// `messages_posted` by `store::messages::create`: one more unread message for every other
+/// member, none for the sender. One single-row UPDATE whatever the room's size.
 pub async fn count_new_message<C: ConnectionTrait>(
     txn: &C,
     room_id: Uuid,
@@ -34,11 +40,11 @@ pub async fn count_new_message<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     room_member::Entity::update_many()
         .col_expr(
-            room_member::Column::UnreadCount,
-            Expr::col(room_member::Column::UnreadCount).add(1),
+            room_member::Column::Settled,
+            Expr::col(room_member::Column::Settled).add(1),
         )
         .filter(room_member::Column::RoomId.eq(room_id))
-        .filter(room_member::Column::UserId.ne(sender_id))
+        .filter(room_member::Column::UserId.eq(sender_id))
         .exec(txn)
         .await?;
     Ok(())
@@ -86,8 +92,8 @@ pub async fn forget<C: ConnectionTrait>(
         .to_owned();
     room_member::Entity::update_many()
         .col_expr(
-            room_member::Column::UnreadCount,
-            Expr::col(room_member::Column::UnreadCount).sub(Expr::from(counted)),
+            room_member::Column::Settled,
+            Expr::col(room_member::Column::Settled).add(Expr::from(counted)),
         )
         .filter(whose)
         .exec(txn)
@@ -161,12 +167,22 @@ pub async fn of_member<C: ConnectionTrait>(
     room_id: Uuid,
     user_id: i64,
 ) -> Result<Option<i64>, StoreError> {
+    let posted = Query::select()
+        .column(room::Column::MessagesPosted)
+        .from(room::Entity)
+        .and_where(room::Column::Id.eq(room_id))
+        .to_owned();
     Ok(room_member::Entity::find()
         .select_only()
-        .column(room_member::Column::UnreadCount)
+        .expr(Expr::from(posted).sub(Expr::col(room_member::Column::Settled)))
         .filter(room_member::Column::RoomId.eq(room_id))
         .filter(room_member::Column::UserId.eq(user_id))
         .into_tuple::<i64>()
         .one(db)
         .await?)
+}
+
+/// The unread count of a member whose room has `messages_posted` and who has `settled`.
+pub fn unread(messages_posted: i64, settled: i64) -> i64 {
+    messages_posted - settled
 }

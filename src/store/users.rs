@@ -98,6 +98,9 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, StoreE
 pub async fn delete<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<bool, StoreError> {
     // Their messages go by the cascade: they stop counting as unread for everyone else.
     unread::forget_sender(txn, user_id).await?;
+    // Their memberships go by the cascade: they stop being owed notifications (those nobody
+    // else is owed are deleted).
+    notifications::drop_for_user(txn, user_id).await?;
     let their_rooms = Query::select()
         .column(room_member::Column::RoomId)
         .from(room_member::Entity)
@@ -109,7 +112,5 @@ pub async fn delete<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<bool, S
         .exec(txn)
         .await?;
     let deleted = user::Entity::delete_by_id(user_id).exec(txn).await?;
-    // Their recipient rows went by the cascade: notifications nobody is owed any more go too.
-    notifications::sweep_orphans(txn).await?;
     Ok(deleted.rows_affected > 0)
 }

@@ -49,7 +49,10 @@ pub async fn react(
                     .collect();
                 let at = now();
                 let kind = NotificationKind::Reaction;
-                let created = store::notifications::create(&txn, id, kind, &others, at).await?;
+                let room_id = message.room_id;
+                let created =
+                    store::notifications::create(&txn, room_id, id, kind, user_id, &others, at)
+                        .await?;
                 notice = created.map(|notification_id| Created {
                     notification_id,
                     kind,

@@ -1,8 +1,9 @@
-//! One user still owed a notification.
+//! A member who no longer is owed a notification of their room: they acknowledged its
+//! message. Written only when that happens; goes with the notification or the membership.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "notification_recipients")]
+#[sea_orm(table_name = "notification_releases")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
