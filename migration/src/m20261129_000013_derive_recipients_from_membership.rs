@@ -19,7 +19,7 @@
 //! (recipients who are no longer members of the room are not: DECISIONS 26 drops those), and
 //! every member's unread count is unchanged.
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::ConnectionTrait;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
 use crate::m20261126_000007_create_notifications as before;
 use crate::util::{
@@ -119,6 +119,25 @@ async fn drop_table(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr
         .await
 }
 
+/// PostgreSQL names a table's constraints after it (`notifications_pkey`, …); the table moved
+/// aside kept those names while its replacement was created, so the replacement got them with
+/// a `1` appended. Once the old table is gone, they get their usual names back.
+async fn tidy_constraint_names(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let sql = format!(
+        "DO $$ DECLARE c record; BEGIN \
+           FOR c IN SELECT conname FROM pg_constraint \
+             WHERE conrelid = '{table}'::regclass AND conname LIKE '{table}\\_%1' LOOP \
+             EXECUTE format('ALTER TABLE {table} RENAME CONSTRAINT %I TO %I', \
+               c.conname, left(c.conname, -1)); \
+           END LOOP; END $$"
+    );
+    manager.get_connection().execute_unprepared(&sql).await?;
+    Ok(())
+}
+
 async fn run(manager: &SchemaManager<'_>, statements: &[String]) -> Result<(), DbErr> {
     let db = manager.get_connection();
     for sql in statements {
@@ -199,6 +218,7 @@ impl MigrationTrait for Migration {
 
         drop_table(manager, OLD_RECIPIENTS).await?;
         drop_table(manager, OLD_NOTIFICATIONS).await?;
+        tidy_constraint_names(manager, "notifications").await?;
         manager.create_index(by_message()).await?;
         drop_column(manager, "room_members", "unread_count").await
     }
@@ -244,6 +264,7 @@ impl MigrationTrait for Migration {
 
         drop_table(manager, NEW_RELEASES).await?;
         drop_table(manager, NEW_NOTIFICATIONS).await?;
+        tidy_constraint_names(manager, "notifications").await?;
         create_indexes(manager, before::indexes()).await?;
         for (table, column) in COUNTERS {
             drop_column(manager, table, column).await?;
