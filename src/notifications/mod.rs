@@ -12,9 +12,10 @@
 //!   a non-blocking send into its bounded mailbox (a full mailbox drops the notice, counted
 //!   and logged, and never holds up the message's delivery); recipients with no open
 //!   connection are handed to the push queue, which a [`push::PushTransport`] (the signed
-//!   webhook by default) drains;
-//! - **cleanup**: at start, notifications nobody is owed any more (left by an older version
-//!   or another writer) are swept.
+//!   webhook by default) drains.
+//!
+//! Nothing needs sweeping: a notification nobody is owed any more is deleted by the
+//! transaction that releases its last recipient (`store::notifications`).
 
 pub mod push;
 pub mod replay;
@@ -33,7 +34,6 @@ use crate::logging;
 use crate::presence::Presence;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{Frame, UserView};
-use crate::store;
 use crate::store::notifications::NotificationKind;
 use push::PushJob;
 use replay::ReplayBounds;
@@ -188,17 +188,6 @@ impl Actor for NotificationActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.config.mailbox);
-        let db = self.config.db.clone();
-        ctx.spawn(
-            async move {
-                match store::notifications::sweep_orphans(&db).await {
-                    Ok(0) => {}
-                    Ok(n) => log::info!("removed {n} notifications nobody was owed"),
-                    Err(e) => log::warn!("cannot sweep orphaned notifications: {e}"),
-                }
-            }
-            .into_actor(self),
-        );
     }
 }
 

@@ -3,7 +3,7 @@
 //! settled in the transaction of the event that settles them (an acknowledgement, a delete, a
 //! leave), so what a user is owed is exactly what has committed. The `NotificationActor`
 //! (`crate::notifications`) drives what happens around them: the bounded replay at connect,
-//! the push to offline recipients after the commit, the sweep of orphans.
+//! the push to offline recipients after the commit.
 //!
 //! **Recipients are implied by membership** (docs/architecture.md, "Notifications"), so a
 //! notification costs one row whatever the room's size. Each notification carries its place
@@ -286,16 +286,6 @@ pub async fn drop_for_room<C: ConnectionTrait>(
 /// in every room. Their memberships and release rows then go by the cascade.
 pub async fn drop_for_user<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<(), StoreError> {
     release(txn, member_among(&[user_id]), Condition::all()).await
-}
-
-/// Deletes notifications nobody is owed any more (`owed` at zero: left by an older `chatd
-/// users delete`, which removed recipient rows without their notification). Returns how many.
-pub async fn sweep_orphans<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
-    Ok(notification::Entity::delete_many()
-        .filter(notification::Column::Owed.lte(0))
-        .exec(db)
-        .await?
-        .rows_affected)
 }
 
 /// One notification a user is owed, as the replay chooses among them.
