@@ -387,13 +387,20 @@ async fn a_member_is_owed_only_what_came_after_joining_and_a_rejoin_starts_afres
     );
 }
 
-#[tokio::test]
-async fn an_acknowledgement_on_one_device_clears_it_for_that_user_alone_until_a_new_reaction() {
-    let app = spawn_app().await;
+/// Alice, Bob on two devices (phone, laptop) and Carol (offline) in a group; Alice's message
+/// to it, which Bob's devices received.
+async fn bob_on_two_devices(app: &common::TestApp) -> (Client, Client, Client, Uuid, Value) {
     let [mut alice, mut phone, mut laptop, carol] = app.users([1, 2, 2, 3]).await;
     let room = create_group(&mut alice, &[2, 3], &mut [&mut phone, &mut laptop]).await;
     carol.close().await;
     let sent = send_to(&mut alice, room, "hello", &mut [&mut phone, &mut laptop]).await;
+    (alice, phone, laptop, room, sent)
+}
+
+#[tokio::test]
+async fn an_acknowledgement_on_one_device_clears_it_for_that_user_alone_until_a_new_reaction() {
+    let app = spawn_app().await;
+    let (mut alice, mut phone, mut laptop, room, sent) = bob_on_two_devices(&app).await;
 
     phone
         .emit("message.acknowledged", json!({"message_id": sent["id"]}))
@@ -433,4 +440,26 @@ async fn an_acknowledgement_on_one_device_clears_it_for_that_user_alone_until_a_
     let db = app.db().await;
     assert_eq!(rows::<entity::notification::Entity>(&db).await, 0);
     assert_eq!(rows::<entity::notification_release::Entity>(&db).await, 0);
+}
+
+#[tokio::test]
+async fn acknowledgements_racing_from_two_devices_release_the_user_once() {
+    let app = spawn_app().await;
+    let (mut alice, mut phone, mut laptop, room, sent) = bob_on_two_devices(&app).await;
+
+    // Both devices acknowledge at once; each acknowledgement is answered to the sender.
+    let ack = json!({"message_id": sent["id"]});
+    phone.emit("message.acknowledged", ack.clone()).await;
+    laptop.emit("message.acknowledged", ack).await;
+    for _ in 0..2 {
+        alice.recv_dispatch("messagedelivered.dispatch").await;
+    }
+
+    // Bob counted once: Carol is still owed the message.
+    assert_eq!(owed(&app.db().await).await, 1);
+    let (_carol, pending) = app.connect(3).await;
+    assert_eq!(
+        pending_in(&pending, room),
+        vec![(sent["id"].clone(), json!("NEW_MESSAGE"))]
+    );
 }
