@@ -17,7 +17,7 @@
 //! recipient row before.
 //!
 //! Every list that grows with input or backlog is bound in [`super::chunks`]; the replay
-//! binds five values whatever the backlog.
+//! binds the user and its bounds, whatever the backlog.
 
 use std::collections::HashMap;
 
@@ -26,7 +26,7 @@ use entity::{notification, notification_release, room, room_member};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, JoinType, OnConflict, Order, Query, WindowStatement,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter};
 use uuid::Uuid;
 
 use super::{chunks, StoreError};
@@ -100,7 +100,7 @@ pub async fn create<C: ConnectionTrait>(
             notification::Column::Owed,
         ])
         .select_from(numbered)
-        .map_err(|e| StoreError::Corrupt(format!("notification insert: {e}")))?
+        .map_err(|e| StoreError::Db(DbErr::Custom(format!("notification insert: {e}"))))?
         .to_owned();
     txn.execute(&insert).await?;
     Ok(Some(id))
@@ -191,7 +191,7 @@ async fn release<C: ConnectionTrait>(
             notification_release::Column::UserId,
         ])
         .select_from(owed)
-        .map_err(|e| StoreError::Corrupt(format!("release insert: {e}")))?
+        .map_err(|e| StoreError::Db(DbErr::Custom(format!("release insert: {e}"))))?
         .on_conflict(
             OnConflict::columns([
                 notification_release::Column::NotificationId,
@@ -300,8 +300,8 @@ pub struct Pending {
 }
 
 /// The notifications `user_id` is owed, at most `per_room` of each room — the newest — and at
-/// most `limit` in all, newest first (ties by id). One statement binding five values,
-/// whatever the backlog: it walks the user's memberships and each room's notifications
+/// most `limit` in all, newest first (ties by id). One statement binding the user and the
+/// bounds, whatever the backlog: it walks the user's memberships and each room's notifications
 /// numbered after the membership began (index `(room_id, seq)`), and a window ranks each
 /// room's, so the database never hands over more rows than the replay can use.
 pub async fn newest_pending<C: ConnectionTrait>(
