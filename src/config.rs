@@ -88,9 +88,6 @@ pub struct AuthSettings {
 pub struct SessionSettings {
     /// Seconds of client silence before the connection is closed with 4008.
     pub inactivity_threshold: f64,
-    /// Seconds between idle checks; 0 = derived from the threshold (see
-    /// [`Settings::idle_check_interval`]).
-    pub idle_check_interval: f64,
     /// Seconds between two batched writes of the `last_seen` of connections that sent a
     /// heartbeat meanwhile (heartbeats themselves write nothing).
     pub last_seen_flush_interval: f64,
@@ -296,19 +293,6 @@ impl Settings {
                 "must be zero or a positive number of seconds",
             );
         }
-        let interval = self.sessions.idle_check_interval;
-        if !(interval.is_finite() && interval >= 0.0) {
-            return invalid(
-                "sessions.idle_check_interval",
-                "must be 0 (derived) or a positive number of seconds",
-            );
-        }
-        if interval > self.sessions.inactivity_threshold {
-            return invalid(
-                "sessions.idle_check_interval",
-                "must not exceed sessions.inactivity_threshold",
-            );
-        }
         if self.auth.jwt_secret.is_empty() {
             return invalid("auth.jwt_secret", "must not be empty");
         }
@@ -409,18 +393,6 @@ impl Settings {
         Duration::from_secs_f64(self.sessions.inactivity_threshold)
     }
 
-    /// The setting, or when it is 0 a twelfth of the threshold: a silent connection is closed
-    /// at most that much after its threshold (5 s for the default 60 s), and a short threshold
-    /// needs no interval of its own.
-    pub fn idle_check_interval(&self) -> Duration {
-        let explicit = self.sessions.idle_check_interval;
-        if explicit > 0.0 {
-            Duration::from_secs_f64(explicit)
-        } else {
-            Duration::from_secs_f64(self.sessions.inactivity_threshold / 12.0)
-        }
-    }
-
     pub fn last_seen_flush_interval(&self) -> Duration {
         Duration::from_secs_f64(self.sessions.last_seen_flush_interval)
     }
@@ -490,37 +462,6 @@ mod tests {
         let s = Settings::load_with(None, &[]).expect("defaults load");
         assert_eq!(s.server.websocket_path, "/messaging/");
         assert_eq!(s.sessions.inactivity_threshold, 60.0);
-    }
-
-    #[test]
-    fn the_idle_check_interval_is_derived_from_the_threshold_unless_set() {
-        let interval = |overrides: &[(&str, &str)]| {
-            Settings::load_with(None, overrides)
-                .map(|s| s.idle_check_interval())
-                .map_err(|e| e.to_string())
-        };
-        assert_eq!(interval(&[]), Ok(Duration::from_secs(5)));
-        assert_eq!(
-            interval(&[("sessions.inactivity_threshold", "1.2")]),
-            Ok(Duration::from_millis(100))
-        );
-        assert_eq!(
-            interval(&[
-                ("sessions.inactivity_threshold", "1"),
-                ("sessions.idle_check_interval", "0.5")
-            ]),
-            Ok(Duration::from_millis(500))
-        );
-        let too_long = interval(&[
-            ("sessions.inactivity_threshold", "1"),
-            ("sessions.idle_check_interval", "2"),
-        ]);
-        assert!(
-            too_long
-                .unwrap_err()
-                .contains("sessions.idle_check_interval"),
-            "an explicit interval longer than the threshold is refused"
-        );
     }
 
     #[test]

@@ -250,11 +250,7 @@ async fn a_fragmented_message_is_reassembled() {
 
 #[tokio::test]
 async fn an_idle_connection_is_closed_with_4008() {
-    let app = spawn_app_with(&[
-        ("sessions.inactivity_threshold", "1"),
-        ("sessions.idle_check_interval", "0.2"),
-    ])
-    .await;
+    let app = spawn_app_with(&[("sessions.inactivity_threshold", "1")]).await;
     let mut client = app.user(1).await;
     assert_eq!(
         client.recv_close().await,
@@ -263,10 +259,18 @@ async fn an_idle_connection_is_closed_with_4008() {
 }
 
 #[tokio::test]
-async fn a_threshold_below_five_seconds_needs_no_check_interval_of_its_own() {
-    // The check interval is derived from the threshold unless set (docs/configuration.md).
-    let app = spawn_app_with(&[("sessions.inactivity_threshold", "1")]).await;
+async fn a_connection_that_falls_silent_after_talking_is_closed_with_4008() {
+    // Frames for longer than the threshold, 300 ms apart against 2 s: the first expiry is
+    // due while the connection still talks.
+    let app = spawn_app_with(&[("sessions.inactivity_threshold", "2")]).await;
     let mut client = app.user(1).await;
+    for _ in 0..8 {
+        client
+            .send(json!({"event_type": "session.heartbeat", "data": {}}))
+            .await;
+        assert_eq!(client.recv().await, json!({"status": "success"}));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     assert_eq!(
         client.recv_close().await,
         (4008, "Session expired".to_string())
@@ -277,11 +281,7 @@ async fn a_threshold_below_five_seconds_needs_no_check_interval_of_its_own() {
 async fn a_connection_that_heartbeats_is_not_closed_for_idleness() {
     // Wide margins: heartbeats every 250 ms against a 3 s threshold, for longer than the
     // threshold, so a loaded machine cannot make this flaky.
-    let app = spawn_app_with(&[
-        ("sessions.inactivity_threshold", "3"),
-        ("sessions.idle_check_interval", "0.2"),
-    ])
-    .await;
+    let app = spawn_app_with(&[("sessions.inactivity_threshold", "3")]).await;
     let mut client = app.user(1).await;
     for _ in 0..18 {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;

@@ -64,11 +64,7 @@ async fn a_heartbeat_writes_nothing_and_last_seen_is_refreshed_by_the_batched_fl
 
 #[tokio::test]
 async fn a_silent_connection_is_closed_with_4008_and_its_row_removed() {
-    let app = spawn_app_with(&[
-        ("sessions.inactivity_threshold", "1.5"),
-        ("sessions.idle_check_interval", "0.1"),
-    ])
-    .await;
+    let app = spawn_app_with(&[("sessions.inactivity_threshold", "1.5")]).await;
     let mut client = app.user(1).await;
     assert_eq!(session_rows(&app).await, 1);
     assert_eq!(

@@ -137,6 +137,23 @@ impl WsSession {
         }
     }
 
+    /// Closes the connection with 4008 once it has been silent for the inactivity threshold.
+    /// One timer per connection, due when the threshold would pass and moved on only when it
+    /// fires: a connection that keeps talking costs one wake-up per threshold rather than a
+    /// periodic check (10,000 idle connections made 2,000 of those a second), and a silent one
+    /// is closed when its threshold passes.
+    fn expire_when_silent(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        let threshold = self.app.settings.inactivity_threshold();
+        let due = threshold.saturating_sub(self.last_heard.elapsed());
+        ctx.run_later(due, move |act, ctx| {
+            if act.last_heard.elapsed() >= threshold {
+                Self::close(ctx, ws::CloseCode::Other(4008), "Session expired");
+            } else {
+                act.expire_when_silent(ctx);
+            }
+        });
+    }
+
     fn close_for(ctx: &mut ws::WebsocketContext<Self>, violation: Violation) {
         match violation {
             Violation::TooBig => Self::close(ctx, ws::CloseCode::Size, "Message too big"),
@@ -157,12 +174,7 @@ impl Actor for WsSession {
             ctx.address().recipient(),
         );
 
-        let threshold = settings.inactivity_threshold();
-        ctx.run_interval(settings.idle_check_interval(), move |act, ctx| {
-            if act.last_heard.elapsed() >= threshold {
-                Self::close(ctx, ws::CloseCode::Other(4008), "Session expired");
-            }
-        });
+        self.expire_when_silent(ctx);
 
         // The session row is written on the system runtime (so a worker shutting down cannot
         // cut it off) and announced through `row_written`.
