@@ -1,8 +1,8 @@
 //! A `RoomActor` fanning one encoded frame out to N local sessions (2, 20, 100, 300): the
-//! registry call, the hop to the rooms arbiter, the member loop over `Presence`, and one
-//! mailbox message per session. Sessions are lightweight actors that count frames (no
-//! socket), on the system arbiter as sessions run on the HTTP workers; the room actor runs
-//! on an arbiter of its own, as in the server. Messages are pipelined: `iters` fan-outs,
+//! registry call, the hop to the rooms arbiter, the member loop over `Presence` (each frame
+//! onto the session's outbox, a flush message when none is pending). Sessions are lightweight
+//! actors that count frames (no socket), on the system arbiter as sessions run on the HTTP
+//! workers; the room actor runs on an arbiter of its own, as in the server. Messages are pipelined: `iters` fan-outs,
 //! then the wait until every session has counted every frame.
 //!
 //! Baseline in the same run, `baseline_presence_direct`: the same deliveries handed straight
@@ -19,7 +19,7 @@ use chatd::auth::Identity;
 use chatd::config::Settings;
 use chatd::metrics::Metrics;
 use chatd::notifications::Notices;
-use chatd::presence::{Deliver, Outbound, Presence};
+use chatd::presence::{Deliver, Outbound, Outbox, Presence};
 use chatd::protocol::client::Profile;
 use chatd::protocol::server::{event, routed, MessageView, UserView};
 use chatd::protocol::Timestamp;
@@ -43,15 +43,10 @@ struct Tally {
 }
 
 /// A session stand-in: counts the frames it is sent.
-struct Counter(Arc<Tally>);
+struct Counter(Arc<Tally>, Arc<Outbox>);
 
 impl Actor for Counter {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        // Pipelined fan-outs queue up here; a full mailbox would close a real session.
-        ctx.set_mailbox_capacity(1 << 24);
-    }
 }
 
 impl Handler<Outbound> for Counter {
@@ -59,9 +54,10 @@ impl Handler<Outbound> for Counter {
 
     fn handle(&mut self, msg: Outbound, _ctx: &mut Self::Context) {
         match msg {
-            Outbound::Frame(_) => {
-                let seen = self.0.seen.fetch_add(1, Relaxed) + 1;
-                if seen == self.0.target.load(Relaxed) {
+            Outbound::Flush => {
+                let frames = self.1.take_all().len() as u64;
+                let seen = self.0.seen.fetch_add(frames, Relaxed) + frames;
+                if seen >= self.0.target.load(Relaxed) {
                     self.0.reached.notify_one();
                 }
             }
@@ -165,12 +161,14 @@ fn fanout(c: &mut Criterion) {
             target: AtomicU64::new(0),
             reached: Notify::new(),
         });
-        let presence = Arc::new(Presence::new(metrics.clone(), settings.mailboxes.session));
+        // Pipelined fan-outs queue up in the outboxes; a full one would close a real session.
+        let presence = Arc::new(Presence::new(metrics.clone(), 1 << 24));
         let (room_id, registry) = system.block_on(async {
             let room_id = room_of(&db, n).await;
             for user in 1..=n as i64 {
-                let session = Counter(tally.clone()).start();
-                presence.register(user, Uuid::new_v4(), session.recipient());
+                let outbox = Arc::new(Outbox::default());
+                let session = Counter(tally.clone(), outbox.clone()).start();
+                presence.register(user, Uuid::new_v4(), session.recipient(), outbox);
             }
             let delivery: Arc<dyn Deliver> = presence.clone();
             let registry = RoomRegistry::new(

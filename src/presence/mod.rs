@@ -6,10 +6,9 @@
 
 pub mod ledger;
 
-use std::collections::HashMap;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use actix::prelude::*;
 use uuid::Uuid;
@@ -21,8 +20,8 @@ use crate::protocol::server::Frame;
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub enum Outbound {
-    /// Send this text frame.
-    Frame(QueuedFrame),
+    /// Frames wait in the connection's [`Outbox`]: send every one of them.
+    Flush,
     /// Its outbound queue overflowed: close with 1013 "Try again later" (DECISIONS 32).
     Overloaded,
     /// The server is shutting down: close with 1001 "Going away", so the client reconnects
@@ -30,47 +29,41 @@ pub enum Outbound {
     GoingAway,
 }
 
-/// A frame on its way to one connection. It counts as queued for that connection until the
-/// session has handled (or dropped) it: actix does not expose a mailbox's length, so this is
-/// how queue fullness is measured. Dereferences to the frame.
-#[derive(Debug)]
-pub struct QueuedFrame {
-    frame: Frame,
-    _slot: QueueSlot,
+/// One connection's outbound queue: fan-out pushes frames, the session takes them all at once.
+///
+/// Why not one actor message per frame: a session that is behind then takes every waiting
+/// frame in one turn, which actix-http writes to the socket in one `write()` (per-frame
+/// messages got coalesced only when they happened to be in the mailbox together), and a burst
+/// costs one mailbox message and one wake-up of the session instead of one per frame. Bounded
+/// by `mailboxes.session` frames, checked in [`Presence`] as each frame is queued.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    frames: Mutex<VecDeque<Frame>>,
+    /// An [`Outbound::Flush`] is on its way to the session: later frames need no other.
+    flush_pending: AtomicBool,
 }
 
-impl Deref for QueuedFrame {
-    type Target = Frame;
-
-    fn deref(&self) -> &Frame {
-        &self.frame
+impl Outbox {
+    /// Every frame queued so far, oldest first. The queue gives its memory back, so an idle
+    /// connection holds none.
+    pub fn take_all(&self) -> VecDeque<Frame> {
+        // Cleared before the frames are taken: a frame queued after this sends a new flush,
+        // at worst one that finds the queue empty.
+        self.flush_pending.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.frames())
     }
-}
 
-#[derive(Debug)]
-struct QueueSlot(Arc<AtomicUsize>);
-
-impl QueueSlot {
-    /// Takes a place in the queue; returns it with the number of frames queued before it.
-    fn take(queued: &Arc<AtomicUsize>) -> (QueueSlot, usize) {
-        let before = queued.fetch_add(1, Ordering::Relaxed);
-        (QueueSlot(queued.clone()), before)
-    }
-}
-
-impl Drop for QueueSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+    fn frames(&self) -> MutexGuard<'_, VecDeque<Frame>> {
+        self.frames.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 struct Connection {
     id: Uuid,
     tx: Recipient<Outbound>,
-    /// Frames queued to it and not yet handled by its session.
-    queued: Arc<AtomicUsize>,
+    outbox: Arc<Outbox>,
     /// Set once the connection has been told to close for falling behind: nothing more is
-    /// queued for it, so a reader that is stuck costs at most one full mailbox.
+    /// queued for it, so a reader that is stuck costs at most one full queue.
     overloaded: AtomicBool,
 }
 
@@ -90,7 +83,7 @@ pub trait Deliver: Send + Sync + 'static {
 pub struct Presence {
     by_user: RwLock<HashMap<i64, Vec<Connection>>>,
     metrics: Arc<Metrics>,
-    /// Each connection's outbound queue capacity (`mailboxes.session`), for fullness.
+    /// Frames an [`Outbox`] holds at most (`mailboxes.session`): one more closes it with 1013.
     queue_capacity: usize,
 }
 
@@ -103,12 +96,19 @@ impl Presence {
         }
     }
 
-    pub fn register(&self, user_id: i64, connection_id: Uuid, tx: Recipient<Outbound>) {
+    /// `tx` is told to flush when frames for the connection wait in `outbox`.
+    pub fn register(
+        &self,
+        user_id: i64,
+        connection_id: Uuid,
+        tx: Recipient<Outbound>,
+        outbox: Arc<Outbox>,
+    ) {
         let mut map = self.by_user.write().unwrap_or_else(|p| p.into_inner());
         map.entry(user_id).or_default().push(Connection {
             id: connection_id,
             tx,
-            queued: Arc::default(),
+            outbox,
             overloaded: AtomicBool::new(false),
         });
     }
@@ -148,29 +148,41 @@ impl Presence {
         }
     }
 
-    /// A full mailbox means the client is not reading; it is told to go away rather than
-    /// being allowed to grow our memory. `do_send` bypasses the capacity so the notice always
-    /// fits; it is processed (and the close sent) as soon as the socket drains. Returns
-    /// whether the frame was queued.
+    /// A full queue means the client is not reading; it is told to go away rather than being
+    /// allowed to grow our memory. Control notices use `do_send`, which bypasses the mailbox
+    /// capacity so that they always fit; the close goes out as soon as the socket drains.
+    /// Returns whether the frame was queued.
     fn deliver(&self, conn: &Connection, frame: &Frame) -> bool {
         if conn.overloaded.load(Ordering::Relaxed) {
             return false;
         }
-        let (slot, before) = QueueSlot::take(&conn.queued);
-        self.metrics.queue_depth(before, self.queue_capacity);
-        let queued = QueuedFrame {
-            frame: frame.clone(),
-            _slot: slot,
+        let before = {
+            let mut frames = conn.outbox.frames();
+            let before = frames.len();
+            if before < self.queue_capacity {
+                frames.push_back(frame.clone());
+            }
+            before
         };
-        match conn.tx.try_send(Outbound::Frame(queued)) {
+        // Observed for the frame that overflows too: a fullness of 1 is a 1013 close.
+        self.metrics.queue_depth(before, self.queue_capacity);
+        if before >= self.queue_capacity {
+            if !conn.overloaded.swap(true, Ordering::Relaxed) {
+                log::warn!(conn:% = conn.id; "connection fell behind; closing it with 1013");
+                self.metrics.slow_consumer_closed();
+                conn.tx.do_send(Outbound::Overloaded);
+            }
+            return false;
+        }
+        if conn.outbox.flush_pending.swap(true, Ordering::SeqCst) {
+            return true;
+        }
+        match conn.tx.try_send(Outbound::Flush) {
             Ok(()) => true,
-            Err(SendError::Full(_)) => {
-                if !conn.overloaded.swap(true, Ordering::Relaxed) {
-                    log::warn!(conn:% = conn.id; "connection fell behind; closing it with 1013");
-                    self.metrics.slow_consumer_closed();
-                    conn.tx.do_send(Outbound::Overloaded);
-                }
-                false
+            // Only control notices share the mailbox; the flush must not be lost to them.
+            Err(SendError::Full(flush)) => {
+                conn.tx.do_send(flush);
+                true
             }
             Err(SendError::Closed(_)) => false,
         }
@@ -187,5 +199,101 @@ impl Deliver for Presence {
             }
         }
         self.metrics.dispatched(delivered);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session stand-in that counts what it is told.
+    #[derive(Default)]
+    struct Sink {
+        flushes: usize,
+        overloaded: usize,
+    }
+
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Outbound> for Sink {
+        type Result = ();
+
+        fn handle(&mut self, msg: Outbound, _ctx: &mut Self::Context) {
+            match msg {
+                Outbound::Flush => self.flushes += 1,
+                Outbound::Overloaded => self.overloaded += 1,
+                Outbound::GoingAway => {}
+            }
+        }
+    }
+
+    /// Answered after everything sent to the sink before it.
+    #[derive(Message)]
+    #[rtype(result = "Told")]
+    struct Counts;
+
+    #[derive(MessageResponse, Debug, PartialEq)]
+    struct Told {
+        flushes: usize,
+        overloaded: usize,
+    }
+
+    impl Handler<Counts> for Sink {
+        type Result = Told;
+
+        fn handle(&mut self, _msg: Counts, _ctx: &mut Self::Context) -> Told {
+            Told {
+                flushes: self.flushes,
+                overloaded: self.overloaded,
+            }
+        }
+    }
+
+    fn told(flushes: usize, overloaded: usize) -> Told {
+        Told {
+            flushes,
+            overloaded,
+        }
+    }
+
+    fn connected(capacity: usize) -> (Presence, Arc<Outbox>, Addr<Sink>) {
+        let presence = Presence::new(Arc::new(Metrics::new().expect("metrics")), capacity);
+        let outbox = Arc::new(Outbox::default());
+        let sink = Sink::default().start();
+        presence.register(7, Uuid::new_v4(), sink.clone().recipient(), outbox.clone());
+        (presence, outbox, sink)
+    }
+
+    fn texts(frames: VecDeque<Frame>) -> Vec<String> {
+        frames.into_iter().map(|f| f.to_string()).collect()
+    }
+
+    #[actix_rt::test]
+    async fn a_burst_costs_one_flush_and_is_taken_whole_in_order() {
+        let (presence, outbox, sink) = connected(8);
+        for n in 0..5 {
+            presence.to_user(7, &Frame::from(n.to_string()));
+        }
+        assert_eq!(sink.send(Counts).await.expect("sink"), told(1, 0));
+        assert_eq!(texts(outbox.take_all()), ["0", "1", "2", "3", "4"]);
+
+        // Taken: the next frame asks for a flush of its own.
+        presence.to_user(7, &Frame::from("5"));
+        assert_eq!(sink.send(Counts).await.expect("sink"), told(2, 0));
+        assert_eq!(texts(outbox.take_all()), ["5"]);
+    }
+
+    #[actix_rt::test]
+    async fn a_full_outbox_closes_its_connection_once_and_takes_nothing_more() {
+        let (presence, outbox, sink) = connected(2);
+        for n in 0..5 {
+            presence.to_user(7, &Frame::from(n.to_string()));
+        }
+        assert_eq!(sink.send(Counts).await.expect("sink"), told(1, 1));
+        assert_eq!(texts(outbox.take_all()), ["0", "1"]);
+        presence.to_user(7, &Frame::from("late"));
+        assert!(outbox.take_all().is_empty());
     }
 }

@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use actix_web_actors::ws;
-use bytestring::ByteString;
 use entity::user;
 use uuid::Uuid;
 
@@ -19,7 +18,7 @@ use crate::events::{self, Caller};
 use crate::logging;
 use crate::metrics::UNKNOWN_EVENT;
 use crate::notifications::PendingFrame;
-use crate::presence::Outbound;
+use crate::presence::{Outbound, Outbox};
 use crate::protocol::client::{event_type_of, ClientEvent};
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::heartbeat_ack;
@@ -37,6 +36,8 @@ pub struct WsSession {
     verdict: Verdict,
     /// Becomes true once the session row is written, so that its removal never overtakes it.
     row_written: tokio::sync::watch::Receiver<bool>,
+    /// Dispatches waiting for this socket, flushed on [`Outbound::Flush`].
+    outbox: Arc<Outbox>,
 }
 
 impl WsSession {
@@ -56,6 +57,7 @@ impl WsSession {
             fragments: None,
             verdict,
             row_written: tokio::sync::watch::channel(false).1,
+            outbox: Arc::default(),
         }
     }
 
@@ -166,12 +168,13 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let settings = &self.app.settings;
-        ctx.set_mailbox_capacity(settings.mailboxes.session);
+        // The mailbox carries flushes and close notices only; the frames wait in the outbox,
+        // whose capacity (`mailboxes.session`) Presence enforces.
         self.app.presence.register(
             self.caller.user.id,
             self.caller.connection_id,
             ctx.address().recipient(),
+            self.outbox.clone(),
         );
 
         self.expire_when_silent(ctx);
@@ -273,7 +276,12 @@ impl Handler<Outbound> for WsSession {
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
         match msg {
-            Outbound::Frame(frame) => ctx.text(ByteString::clone(&frame)),
+            // All of them before the socket is written: actix-http sends them in one write().
+            Outbound::Flush => {
+                for frame in self.outbox.take_all() {
+                    ctx.text(frame);
+                }
+            }
             Outbound::Overloaded => Self::close(ctx, ws::CloseCode::Again, "Try again later"),
             Outbound::GoingAway => Self::close(ctx, ws::CloseCode::Away, "Server shutting down"),
         }
