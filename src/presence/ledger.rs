@@ -11,38 +11,41 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
+use uuid::Uuid;
 
 use crate::store;
 
 #[derive(Default)]
 pub struct SessionLedger {
-    /// Connections heard from since the last flush.
-    heard: Mutex<HashSet<String>>,
+    /// Connections heard from since the last flush (ids, not their text: 16 bytes each and no
+    /// allocation per heartbeat).
+    heard: Mutex<HashSet<Uuid>>,
 }
 
 impl SessionLedger {
     /// `connection_id` sent a heartbeat: its `last_seen` is written at the next flush.
-    pub fn heard(&self, connection_id: &str) {
-        self.noted().insert(connection_id.to_string());
+    pub fn heard(&self, connection_id: Uuid) {
+        self.noted().insert(connection_id);
     }
 
     /// The connection closed: its row is being removed, nothing to flush for it.
-    pub fn forget(&self, connection_id: &str) {
-        self.noted().remove(connection_id);
+    pub fn forget(&self, connection_id: Uuid) {
+        self.noted().remove(&connection_id);
     }
 
-    fn noted(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn noted(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
         self.heard.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes the `last_seen` of every connection heard from since the last flush; returns
     /// how many. On failure the connections are noted again for the next round.
     pub async fn flush(&self, db: &DatabaseConnection) -> usize {
-        let batch: Vec<String> = self.noted().drain().collect();
+        let batch: Vec<Uuid> = self.noted().drain().collect();
         if batch.is_empty() {
             return 0;
         }
-        match store::sessions::touch_many(db, &batch, store::now()).await {
+        let ids: Vec<String> = batch.iter().map(Uuid::to_string).collect();
+        match store::sessions::touch_many(db, &ids, store::now()).await {
             Ok(()) => batch.len(),
             Err(e) => {
                 log::warn!("last_seen of {} sessions not recorded: {e}", batch.len());

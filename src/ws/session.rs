@@ -84,9 +84,7 @@ impl WsSession {
                 self.app.metrics.event("session.heartbeat", None);
                 ctx.text(heartbeat_ack());
                 // Noted only: `last_seen` is written in batches (presence::ledger).
-                self.app
-                    .sessions
-                    .heard(&self.caller.connection_id.to_string());
+                self.app.sessions.heard(self.caller.connection_id);
             }
             Ok(event) => {
                 let app = self.app.clone();
@@ -227,7 +225,7 @@ impl Actor for WsSession {
         let db = self.app.db.clone();
         let conn = self.caller.connection_id;
         log::info!(conn:% = conn; "connection closed");
-        self.app.sessions.forget(&conn.to_string());
+        self.app.sessions.forget(conn);
         let mut written = self.row_written.clone();
         self.app.background.spawn(async move {
             let _ = written.wait_for(|done| *done).await;
