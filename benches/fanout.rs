@@ -27,6 +27,7 @@ use chatd::rooms::messages::Fanout;
 use chatd::rooms::room::RoomKind;
 use chatd::rooms::RoomRegistry;
 use chatd::store;
+use chatd::store::writer::Writer;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sea_orm::TransactionTrait;
 use tokio::sync::Notify;
@@ -146,6 +147,7 @@ fn fanout(c: &mut Criterion) {
     let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
     let system = actix::System::new();
     let rooms_arbiter = Arbiter::new();
+    let writes_arbiter = Arbiter::new();
     let db = system.block_on(async {
         let db = store::connect(&settings.database).await.expect("connect");
         store::migrate(&db).await.expect("migrate");
@@ -171,8 +173,15 @@ fn fanout(c: &mut Criterion) {
                 presence.register(user, Uuid::new_v4(), session.recipient(), outbox);
             }
             let delivery: Arc<dyn Deliver> = presence.clone();
+            let writer = Writer::launch(
+                &writes_arbiter.handle(),
+                db.clone(),
+                settings.database.write_queue,
+                settings.database.write_batch_max,
+            );
             let registry = RoomRegistry::new(
                 db.clone(),
+                writer,
                 delivery,
                 Notices::off(),
                 rooms_arbiter.handle(),

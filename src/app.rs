@@ -16,7 +16,11 @@ use crate::rooms::RoomRegistry;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
+    /// Where writes go (and the reads a write makes in its own transaction).
     pub db: DatabaseConnection,
+    /// Reads that are not part of a write (on SQLite, connections of their own that read
+    /// while the writer writes; `db` itself on PostgreSQL).
+    pub reader: DatabaseConnection,
     /// The local connection registry (sessions register here).
     pub presence: Arc<Presence>,
     /// Where dispatches go (the fan-out seam; today the local registry).

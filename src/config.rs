@@ -66,12 +66,30 @@ pub struct DatabaseSettings {
     /// PostgreSQL pool size.
     pub max_connections: u32,
     pub min_connections: u32,
-    /// SQLite pool size.
-    pub sqlite_max_connections: u32,
+    /// SQLite: read-only connections for the reads that are not part of a write (the one
+    /// write connection is separate).
+    pub sqlite_readers: u32,
+    /// SQLite: how hard a commit waits for the disk (docs/reliability.md).
+    pub sqlite_synchronous: SqliteSynchronous,
     /// Seconds.
     pub acquire_timeout: f64,
     /// Seconds; SQLite only.
     pub sqlite_busy_timeout: f64,
+    /// Most room writes the writer runs in one transaction (group commit).
+    pub write_batch_max: usize,
+    /// Room writes waiting for the writer; a full queue holds back the rooms that submit.
+    pub write_queue: usize,
+}
+
+/// SQLite's `synchronous` pragma, in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// The WAL is synced at checkpoints only: a commit survives a crash of the process, but a
+    /// power loss or OS crash may lose the last commits (never corrupts).
+    Normal,
+    /// The WAL is synced at every commit: a commit survives a power loss too.
+    Full,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -252,8 +270,14 @@ impl Settings {
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
         }
-        if self.database.sqlite_max_connections == 0 {
-            return invalid("database.sqlite_max_connections", "must be at least 1");
+        if self.database.sqlite_readers == 0 {
+            return invalid("database.sqlite_readers", "must be at least 1");
+        }
+        if self.database.write_batch_max == 0 {
+            return invalid("database.write_batch_max", "must be at least 1");
+        }
+        if self.database.write_queue == 0 {
+            return invalid("database.write_queue", "must be at least 1");
         }
         if self.database.min_connections > self.database.max_connections {
             return invalid(

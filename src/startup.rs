@@ -20,6 +20,7 @@ use crate::notifications::{webhook, NotificationActor, NotificationConfig, Notif
 use crate::presence::ledger::SessionLedger;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
+use crate::store::writer::Writer;
 use crate::store::{self, StoreError};
 use crate::ws;
 
@@ -48,6 +49,8 @@ pub struct Application {
     shutdown: Shutdown,
     /// Runs the room and notification actors, apart from the HTTP workers.
     actors: Arbiter,
+    /// Runs the writer ([`store::writer`]).
+    writes: Arbiter,
 }
 
 impl Application {
@@ -61,8 +64,17 @@ impl Application {
         if stale > 0 {
             log::info!("removed {stale} session rows left by an earlier run");
         }
+        let mut reader = store::connect_readers(&settings.database, &db).await?;
+        store::observe_queries(&mut reader, metrics.clone());
 
         let actors = Arbiter::new();
+        let writes = Arbiter::new();
+        let writer = Writer::launch(
+            &writes.handle(),
+            db.clone(),
+            settings.database.write_queue,
+            settings.database.write_batch_max,
+        );
         let presence = Arc::new(Presence::new(metrics.clone(), settings.mailboxes.session));
         let delivery: Arc<dyn Deliver> = presence.clone();
         let notification_stats = Arc::new(NotificationStats::default());
@@ -71,6 +83,7 @@ impl Application {
             &actors.handle(),
             NotificationConfig {
                 db: db.clone(),
+                reader: reader.clone(),
                 enabled: settings.notifications.enabled,
                 mailbox: settings.mailboxes.notification,
                 bounds: ReplayBounds {
@@ -84,7 +97,8 @@ impl Application {
             webhook::launch(&settings.push),
         );
         let rooms = Arc::new(RoomRegistry::new(
-            db.clone(),
+            reader.clone(),
+            writer,
             delivery.clone(),
             notices.clone(),
             actors.handle(),
@@ -102,6 +116,7 @@ impl Application {
         let state = Arc::new(AppState {
             settings: settings.clone(),
             db,
+            reader,
             presence: presence.clone(),
             delivery,
             rooms,
@@ -190,6 +205,7 @@ impl Application {
             state,
             shutdown,
             actors,
+            writes,
         })
     }
 
@@ -223,6 +239,7 @@ impl Application {
         };
         let (main, admin) = tokio::join!(self.server, admin);
         self.actors.stop();
+        self.writes.stop();
         main.and(admin)
     }
 }

@@ -135,6 +135,8 @@ pub struct PendingFrame {
 /// What the actor is built from.
 pub struct NotificationConfig {
     pub db: DatabaseConnection,
+    /// For the replays (reads only; on SQLite they read while the writer writes).
+    pub reader: DatabaseConnection,
     pub enabled: bool,
     pub mailbox: usize,
     pub bounds: ReplayBounds,
@@ -195,7 +197,7 @@ impl Handler<PendingFrame> for NotificationActor {
     type Result = ResponseFuture<Result<Option<Frame>, ChatError>>;
 
     fn handle(&mut self, msg: PendingFrame, _ctx: &mut Self::Context) -> Self::Result {
-        let db = self.config.db.clone();
+        let db = self.config.reader.clone();
         let enabled = self.config.enabled;
         let bounds = self.config.bounds;
         // Each replay runs on its own so that a reconnect storm is limited by the pool, not

@@ -1,22 +1,42 @@
 //! `RoomActor`: the authority for one room while it runs. It owns the room's [`Room`] state
 //! (membership, roles, permissions, lock), answers every authorisation question from it,
-//! serialises every change to it (check → one transaction → commit → apply → fan out), and
-//! fans the room's dispatches out to its members.
+//! orders every change to it, and fans the room's dispatches out to its members.
+//!
+//! Writes go through the writer ([`crate::store::writer`]), which commits the jobs of many
+//! rooms in one transaction; a change is answered, applied and fanned out only once its batch
+//! committed. The writer commits jobs in the order they were queued, and the actor hands
+//! them over in the order it handles them, so the room's dispatch order is its commit order.
+//!
+//! - A send (`Post`) changes no room state, so the actor does not wait for it: it checks the
+//!   send against the state now, queues it and goes on with the next message. Several sends of
+//!   one room can thus share a batch. Their answers are taken strictly in order
+//!   ([`Drain`]): a send is fanned out once every earlier write of the room has been.
+//! - Every other change (join, leave, add/remove members, modify) and a lease
+//!   ([`super::lease`]) is a barrier: it first waits until every queued send of the room has
+//!   landed and been fanned out, then runs alone (nothing else is handled meanwhile), so it
+//!   is checked against the state after every earlier change, and the sends after it against
+//!   the state it leaves.
 //!
 //! It loads its own state from the database as its first act (messages wait until then), and
 //! reloads it when its supervisor restarts it, so after any restart it agrees with the
 //! database again. A write that finds a row it relied on gone (the room, or a member, deleted
-//! by another process: `chatd users delete`) reloads the state and is tried once more; a room
-//! found gone makes the actor answer `NotFound` and leave the registry.
+//! by another process: `chatd users delete`) re-reads the state and is tried once more
+//! (`super::job`); a room found gone makes the actor answer `NotFound` and leave the registry.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use actix::prelude::*;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::changes::{After, Audience, Dispatch, Outcome, Write, WriteError};
+use super::changes::{After, Audience, Dispatch, Write};
+use super::job::{Landed, WriteJob};
 use super::messages::{
     AddMembers, Authorize, Fanout, Join, Leave, Lend, Modify, Post, RemoveMembers, Snapshot,
     Typing, UserCreated,
@@ -28,6 +48,7 @@ use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::MessageView;
 use crate::store;
+use crate::store::writer::Writer;
 
 enum State {
     /// Until the first load completes (no message is handled meanwhile).
@@ -41,34 +62,44 @@ enum State {
     Unavailable,
 }
 
+/// A send handed to the writer whose answer has not been taken yet.
+struct InFlight {
+    landed: oneshot::Receiver<Landed<MessageView>>,
+    answer: oneshot::Sender<Result<Committed<MessageView>, ChatError>>,
+}
+
+/// What a room actor needs besides its id: where it reads, writes, delivers and reports.
+#[derive(Clone)]
+pub(super) struct Wiring {
+    /// Reads outside a write (loading the room).
+    pub reader: DatabaseConnection,
+    pub writer: Writer,
+    pub delivery: Arc<dyn Deliver>,
+    /// Told about the notifications a committed change created (push).
+    pub notices: Notices,
+    pub mailbox: usize,
+}
+
 pub struct RoomActor {
     id: Uuid,
     state: State,
-    db: DatabaseConnection,
-    delivery: Arc<dyn Deliver>,
-    /// Told about the notifications a committed change created (push).
-    notices: Notices,
+    wiring: Wiring,
     registration: Registration,
-    mailbox: usize,
+    /// Sends queued with the writer, in the order they were queued (their commit order).
+    in_flight: VecDeque<InFlight>,
+    /// Whether a [`Drain`] is spawned to take the answers of `in_flight` as they land.
+    pumping: bool,
 }
 
 impl RoomActor {
-    pub(super) fn new(
-        id: Uuid,
-        db: DatabaseConnection,
-        delivery: Arc<dyn Deliver>,
-        notices: Notices,
-        registration: Registration,
-        mailbox: usize,
-    ) -> Self {
+    pub(super) fn new(id: Uuid, wiring: Wiring, registration: Registration) -> Self {
         RoomActor {
             id,
             state: State::Loading,
-            db,
-            delivery,
-            notices,
+            wiring,
             registration,
-            mailbox,
+            in_flight: VecDeque::new(),
+            pumping: false,
         }
     }
 
@@ -81,7 +112,7 @@ impl RoomActor {
     }
 
     fn load(&mut self, ctx: &mut Context<Self>) {
-        let (db, id) = (self.db.clone(), self.id);
+        let (db, id) = (self.wiring.reader.clone(), self.id);
         ctx.wait(
             async move { store::rooms::load(&db, id).await }
                 .into_actor(self)
@@ -113,88 +144,103 @@ impl RoomActor {
         match dispatch.to {
             Audience::Members => {
                 if let State::Live(room) = &self.state {
-                    self.delivery
+                    self.wiring
+                        .delivery
                         .to_users(&mut room.members.iter().copied(), &dispatch.frame);
                 }
             }
             Audience::Users(users) => self
+                .wiring
                 .delivery
                 .to_users(&mut users.into_iter(), &dispatch.frame),
         }
     }
 
-    /// Runs one change: checked against the state and written in one transaction; once it
-    /// has committed, the state is updated and the dispatches go out. Nothing else is handled
-    /// by this actor meanwhile, so the state a change was checked against is the state it
-    /// changes, and the room's dispatch order is its commit order.
-    fn run<M>(&mut self, msg: M) -> AtomicResponse<Self, Result<M::Answer, ChatError>>
-    where
-        M: Write + 'static,
-        M::Answer: 'static,
-    {
-        AtomicResponse::new(Box::pin(
-            self.change(msg)
-                .map(|result, _act, _ctx| result.map(|committed| committed.answer)),
-        ))
+    /// Takes a landed change in: adopts a reloaded state, and once committed applies it to the
+    /// state, fans its dispatches out and tells the `NotificationActor`.
+    fn apply<T>(
+        &mut self,
+        landed: Result<Landed<T>, oneshot::error::RecvError>,
+        ctx: &mut Context<Self>,
+    ) -> Result<Committed<T>, ChatError> {
+        let Landed { reloaded, result } =
+            landed.map_err(|_| ChatError::internal("room write", "the writer dropped it"))?;
+        if let Some(state) = reloaded {
+            self.settle(state, ctx);
+        }
+        let (outcome, at) = result?;
+        self.settle(outcome.after, ctx);
+        for dispatch in outcome.dispatches {
+            self.deliver(dispatch);
+        }
+        // After the commit and the fan-out; never waits (a full mailbox drops it).
+        if let Some(created) = outcome.notice {
+            self.wiring.notices.created(created);
+        }
+        Ok(Committed {
+            answer: outcome.answer,
+            at,
+        })
     }
 
-    /// [`RoomActor::run`]'s future, answering with the instant the change committed too.
-    fn change<M>(
-        &mut self,
-        msg: M,
-    ) -> ResponseActFuture<Self, Result<Committed<M::Answer>, ChatError>>
+    /// Runs a barrier change: once every queued send has been fanned out, the change is
+    /// checked against the state, written by the writer, and applied once its batch
+    /// committed; nothing else is handled by this actor meanwhile.
+    fn run<M>(&mut self, msg: M) -> AtomicResponse<Self, Result<M::Answer, ChatError>>
     where
-        M: Write + 'static,
-        M::Answer: 'static,
+        M: Write + Send + 'static,
+        M::Answer: Send + 'static,
     {
-        let (db, id) = (self.db.clone(), self.id);
-        let current = self.room().cloned();
-        Box::pin(
-            async move {
-                let mut room = match current {
-                    Ok(room) => room,
-                    Err(e) => return (None, Err(e)),
-                };
-                // The state found on reload, when the first attempt met a vanished row.
-                let mut reloaded: Option<After> = None;
-                loop {
-                    match attempt(&db, &room, &msg).await {
-                        Err(WriteError::Stale) if reloaded.is_none() => {
-                            match store::rooms::load(&db, id).await {
-                                Ok(Some(fresh)) => {
-                                    reloaded = Some(After::Changed(fresh.clone()));
-                                    room = fresh;
-                                }
-                                Ok(None) => {
-                                    return (Some(After::Deleted), Err(ChatError::NotFound))
-                                }
-                                Err(e) => return (None, Err(e.into())),
-                            }
-                        }
-                        result => return (reloaded, result.map_err(ChatError::from)),
-                    }
+        AtomicResponse::new(Box::pin(Drain { pump: false }.then(
+            move |(), act: &mut Self, _ctx| {
+                let writer = act.wiring.writer.clone();
+                let job = act.room().cloned().map(|room| WriteJob::new(msg, room));
+                async move {
+                    let (job, landed) = job?;
+                    writer.submit(job).await;
+                    Ok(landed.await)
                 }
-            }
-            .into_actor(self)
-            .map(|(reloaded, result), act, ctx| {
-                if let Some(state) = reloaded {
-                    act.settle(state, ctx);
-                }
-                let (outcome, at) = result?;
-                act.settle(outcome.after, ctx);
-                for dispatch in outcome.dispatches {
-                    act.deliver(dispatch);
-                }
-                // After the commit and the fan-out; never waits (a full mailbox drops it).
-                if let Some(created) = outcome.notice {
-                    act.notices.created(created);
-                }
-                Ok(Committed {
-                    answer: outcome.answer,
-                    at,
+                .into_actor(act)
+                .map(|landed, act, ctx| {
+                    landed.and_then(|landed| act.apply(landed, ctx).map(|c| c.answer))
                 })
-            }),
-        )
+            },
+        )))
+    }
+}
+
+/// Takes the answers of the room's queued sends as they land, strictly in queue order: each
+/// one is applied and fanned out, then its sender answered. Ends when none is left. Polled as
+/// the actor's own future (all of an actor's futures share one task and waker), so the pump
+/// and a barrier can both take from the queue.
+struct Drain {
+    /// The spawned pump, which clears `RoomActor::pumping` when it ends.
+    pump: bool,
+}
+
+impl ActorFuture<RoomActor> for Drain {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut RoomActor,
+        ctx: &mut Context<RoomActor>,
+        task: &mut std::task::Context<'_>,
+    ) -> Poll<()> {
+        while let Some(front) = act.in_flight.front_mut() {
+            let Poll::Ready(landed) = Pin::new(&mut front.landed).poll(task) else {
+                return Poll::Pending;
+            };
+            if let Some(post) = act.in_flight.pop_front() {
+                let answer = act.apply(landed, ctx);
+                // A caller that stopped waiting needs no answer.
+                let _ = post.answer.send(answer);
+            }
+        }
+        if self.pump {
+            act.pumping = false;
+        }
+        Poll::Ready(())
     }
 }
 
@@ -204,25 +250,17 @@ pub struct Committed<T> {
     pub at: Instant,
 }
 
-/// One try of a change, in a transaction of its own (rolled back if it is dropped); with the
-/// instant it committed.
-async fn attempt<M: Write>(
-    db: &DatabaseConnection,
-    room: &Room,
-    msg: &M,
-) -> Result<(Outcome<M::Answer>, Instant), WriteError> {
-    let txn = db.begin().await?;
-    let outcome = msg.write(&txn, room).await?;
-    txn.commit().await?;
-    Ok((outcome, Instant::now()))
-}
-
 impl Actor for RoomActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.mailbox);
+        ctx.set_mailbox_capacity(self.wiring.mailbox);
         self.load(ctx);
+        // After a restart: the sends queued before it are still answered, in order.
+        if !self.in_flight.is_empty() && !self.pumping {
+            self.pumping = true;
+            ctx.spawn(Drain { pump: true });
+        }
     }
 }
 
@@ -231,6 +269,8 @@ impl Supervised for RoomActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         log::warn!("room {} actor restarting", self.id);
         self.state = State::Loading;
+        // The pump was one of the futures the restart dropped.
+        self.pumping = false;
     }
 }
 
@@ -283,41 +323,67 @@ impl Handler<UserCreated> for RoomActor {
 }
 
 impl Handler<Post> for RoomActor {
-    type Result = AtomicResponse<Self, Result<Committed<MessageView>, ChatError>>;
+    type Result = ResponseFuture<Result<Committed<MessageView>, ChatError>>;
 
-    fn handle(&mut self, msg: Post, _ctx: &mut Self::Context) -> Self::Result {
-        AtomicResponse::new(self.change(msg))
+    /// Queues the send and goes on: see the module's note. Its caller is answered once it has
+    /// landed and been fanned out, after every earlier send of the room.
+    fn handle(&mut self, msg: Post, ctx: &mut Self::Context) -> Self::Result {
+        let room = match self.room() {
+            Ok(room) => room.clone(),
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        let (job, landed) = WriteJob::new(msg, room);
+        if let Err(job) = self.wiring.writer.try_submit(job) {
+            // The writer's queue is full: this actor handles nothing more until it has room,
+            // which keeps the room's writes in order and pushes back on its senders.
+            let writer = self.wiring.writer.clone();
+            ctx.wait(async move { writer.submit(job).await }.into_actor(self));
+        }
+        let (answer, answered) = oneshot::channel();
+        self.in_flight.push_back(InFlight { landed, answer });
+        if !self.pumping {
+            self.pumping = true;
+            ctx.spawn(Drain { pump: true });
+        }
+        Box::pin(async move {
+            answered
+                .await
+                .unwrap_or_else(|_| Err(ChatError::internal("room actor", "ended before")))
+        })
     }
 }
 
 impl Handler<Lend> for RoomActor {
     type Result = AtomicResponse<Self, ()>;
 
+    /// A barrier, like a change: the room is lent once every queued send has been fanned out.
     fn handle(&mut self, msg: Lend, _ctx: &mut Self::Context) -> Self::Result {
-        let terms = msg.terms.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let lent = terms.and_then(|terms| {
-            let room = self.room().cloned();
-            let granted = room.is_ok();
-            // A borrower that has stopped waiting takes nothing; nor does a refused one.
-            (terms.grant.send(room).is_ok() && granted).then_some(terms.give_back)
-        });
-        AtomicResponse::new(Box::pin(
-            async move {
-                match lent {
-                    Some(give_back) => give_back.await.unwrap_or_default(),
-                    None => Vec::new(),
+        AtomicResponse::new(Box::pin(Drain { pump: false }.then(
+            move |(), act: &mut Self, _ctx| {
+                let terms = msg.terms.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let lent = terms.and_then(|terms| {
+                    let room = act.room().cloned();
+                    let granted = room.is_ok();
+                    // A borrower that has stopped waiting takes nothing; nor does a refused one.
+                    (terms.grant.send(room).is_ok() && granted).then_some(terms.give_back)
+                });
+                async move {
+                    match lent {
+                        Some(give_back) => give_back.await.unwrap_or_default(),
+                        None => Vec::new(),
+                    }
                 }
-            }
-            .into_actor(self)
-            .map(|frames, act, _ctx| {
-                for frame in frames {
-                    act.deliver(Dispatch {
-                        to: Audience::Members,
-                        frame,
-                    });
-                }
-            }),
-        ))
+                .into_actor(act)
+                .map(|frames, act, _ctx| {
+                    for frame in frames {
+                        act.deliver(Dispatch {
+                            to: Audience::Members,
+                            frame,
+                        });
+                    }
+                })
+            },
+        )))
     }
 }
 
@@ -327,7 +393,7 @@ impl Handler<Typing> for RoomActor {
     fn handle(&mut self, msg: Typing, _ctx: &mut Self::Context) -> Self::Result {
         let room = self.room()?;
         room.authorize(msg.user_id, Action::Post)?;
-        self.delivery.to_users(
+        self.wiring.delivery.to_users(
             &mut room.members.iter().copied().filter(|u| *u != msg.user_id),
             &msg.frame,
         );
@@ -335,7 +401,8 @@ impl Handler<Typing> for RoomActor {
     }
 }
 
-/// The membership, role, lock and delete changes: each is a [`Write`] run by [`RoomActor::run`].
+/// The membership, role, lock and delete changes: each is a [`Write`] run by [`RoomActor::run`]
+/// as a barrier.
 macro_rules! changes {
     ($($msg:ty),*) => {$(
         impl Handler<$msg> for RoomActor {

@@ -4,6 +4,7 @@
 
 pub mod actor;
 mod changes;
+mod job;
 pub mod lease;
 pub mod messages;
 pub mod registry;

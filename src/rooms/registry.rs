@@ -20,12 +20,13 @@ use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::actor::RoomActor;
+use super::actor::{RoomActor, Wiring};
 use super::messages::UserCreated;
 use crate::notifications::Notices;
 use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
 use crate::store;
+use crate::store::writer::Writer;
 
 struct Entry {
     addr: Addr<RoomActor>,
@@ -43,10 +44,7 @@ fn lock(rooms: &Rooms) -> MutexGuard<'_, HashMap<Uuid, Entry>> {
 pub struct RoomRegistry {
     rooms: Arc<Rooms>,
     arbiter: ArbiterHandle,
-    db: DatabaseConnection,
-    delivery: Arc<dyn Deliver>,
-    notices: Notices,
-    mailbox: usize,
+    wiring: Wiring,
     idle_timeout: Duration,
 }
 
@@ -61,8 +59,11 @@ impl Drop for InFlight {
 }
 
 impl RoomRegistry {
+    /// `reader` serves the reads outside a write (does a room exist, loading it); every write
+    /// goes through `writer`.
     pub fn new(
-        db: DatabaseConnection,
+        reader: DatabaseConnection,
+        writer: Writer,
         delivery: Arc<dyn Deliver>,
         notices: Notices,
         arbiter: ArbiterHandle,
@@ -72,10 +73,13 @@ impl RoomRegistry {
         RoomRegistry {
             rooms: Arc::new(Mutex::new(HashMap::new())),
             arbiter,
-            db,
-            delivery,
-            notices,
-            mailbox,
+            wiring: Wiring {
+                reader,
+                writer,
+                delivery,
+                notices,
+                mailbox,
+            },
             idle_timeout,
         }
     }
@@ -102,7 +106,10 @@ impl RoomRegistry {
             return Ok(Some(found));
         }
         // A cheap existence check keeps requests for unknown rooms from starting actors.
-        if store::rooms::find(&self.db, room_id).await?.is_none() {
+        if store::rooms::find(&self.wiring.reader, room_id)
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
         let mut map = self.map();
@@ -114,13 +121,12 @@ impl RoomRegistry {
                 InFlight(entry.in_flight.clone()),
             )));
         }
-        let (db, delivery, mailbox) = (self.db.clone(), self.delivery.clone(), self.mailbox);
-        let notices = self.notices.clone();
+        let wiring = self.wiring.clone();
         let registration = Registration {
             rooms: Arc::downgrade(&self.rooms),
         };
         let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
-            RoomActor::new(room_id, db, delivery, notices, registration, mailbox)
+            RoomActor::new(room_id, wiring, registration)
         });
         let in_flight = Arc::new(AtomicUsize::new(1));
         map.insert(

@@ -8,6 +8,7 @@ pub mod rooms;
 pub mod sessions;
 pub mod unread;
 pub mod users;
+pub mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use sea_orm::{
     DbErr, IsolationLevel, SqlErr, TransactionTrait,
 };
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, SqliteSynchronous};
 use crate::metrics::{Metrics, StatementKind};
 use crate::protocol::errors::ChatError;
 
@@ -118,29 +119,67 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// Opens the pool. SQLite runs in WAL mode with foreign keys on and a busy timeout, with a
-/// pool of its own size (`sqlite_max_connections`, by default one connection that queues
-/// writers instead of letting them sleep on the lock).
+/// Opens the pool every write goes through (and the reads of a write). SQLite runs in WAL mode
+/// with foreign keys on and a busy timeout, on one connection: SQLite has one writer at a
+/// time and makes contending writers sleep, while one connection queues them instead; the
+/// room writes reach it batched by [`writer`]. PostgreSQL gets `max_connections`.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
-    let (max, min) = if settings.url.starts_with("sqlite:") {
-        let max = settings.sqlite_max_connections;
-        (max, settings.min_connections.min(max))
+    let (max, min) = if is_sqlite(settings) {
+        (1, settings.min_connections.min(1))
     } else {
         (settings.max_connections, settings.min_connections)
     };
+    let mut opts = options(settings, max, min);
+    let synchronous = match settings.sqlite_synchronous {
+        SqliteSynchronous::Normal => sea_orm::sqlx::sqlite::SqliteSynchronous::Normal,
+        SqliteSynchronous::Full => sea_orm::sqlx::sqlite::SqliteSynchronous::Full,
+    };
+    let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(busy)
+    });
+    Database::connect(opts).await
+}
+
+/// The pool for reads that are not part of a write (room.list, room.info, history, replays,
+/// loading a room). On a SQLite file: `sqlite_readers` connections of their own, which WAL
+/// lets read while the writer writes, each seeing the last commit made before its read
+/// began; they are `query_only`, so a write sent to them by mistake fails instead of taking
+/// the write lock. Elsewhere (PostgreSQL, an in-memory SQLite database that other
+/// connections could not see) it is `writes` itself. Open it after [`migrate`]: the reader
+/// relies on the writer having made the file WAL.
+pub async fn connect_readers(
+    settings: &DatabaseSettings,
+    writes: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    if !is_sqlite(settings) || sqlite_file(&settings.url).is_none() {
+        return Ok(writes.clone());
+    }
+    let readers = settings.sqlite_readers;
+    let mut opts = options(settings, readers, settings.min_connections.min(readers));
+    let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.foreign_keys(true)
+            .busy_timeout(busy)
+            .pragma("query_only", "ON")
+    });
+    Database::connect(opts).await
+}
+
+fn is_sqlite(settings: &DatabaseSettings) -> bool {
+    settings.url.starts_with("sqlite:")
+}
+
+fn options(settings: &DatabaseSettings, max: u32, min: u32) -> ConnectOptions {
     let mut opts = ConnectOptions::new(settings.url.clone());
     opts.max_connections(max)
         .min_connections(min)
         .acquire_timeout(Duration::from_secs_f64(settings.acquire_timeout))
         .sqlx_logging(false);
-    let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
-    opts.map_sqlx_sqlite_opts(move |o| {
-        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(busy)
-    });
-    Database::connect(opts).await
+    opts
 }
 
 /// Times every statement run through `db` (and through every clone made afterwards, and every

@@ -95,7 +95,7 @@ pub async fn target_room(app: &AppState, target: &SendTarget) -> Result<Uuid, Ch
     match target {
         SendTarget::Room(id) => Ok(*id),
         SendTarget::ViaMessage { message_id, .. } => {
-            store::messages::find_many(&app.db, &[*message_id])
+            store::messages::find_many(&app.reader, &[*message_id])
                 .await?
                 .first()
                 .map(|m| m.room_id)

@@ -29,7 +29,7 @@ pub async fn room_messages(
 
     // The ids of a page and its rendering are separate queries: one snapshot keeps a message
     // sent meanwhile from shifting the page between them.
-    let snapshot = store::read_snapshot(&app.db).await?;
+    let snapshot = store::read_snapshot(&app.reader).await?;
     let view = match asked {
         None => {
             let (messages, _) = history_page(&snapshot, room_id, Newest::First, 0, None).await?;

@@ -55,7 +55,7 @@ pub async fn send(
     .filter_map(|(field, id)| id.map(|id| (field, id)))
     .collect();
     let quoted_ids: Vec<Uuid> = quoted.iter().map(|(_, id)| *id).collect();
-    let sources = store::messages::find_many(&app.db, &quoted_ids).await?;
+    let sources = store::messages::find_many(&app.reader, &quoted_ids).await?;
     for (field, id) in &quoted {
         if !sources.iter().any(|m| m.id == *id) {
             errors.add(

@@ -18,12 +18,12 @@ pub async fn info(
 ) -> Result<Option<Frame>, ChatError> {
     let room = app.rooms.call(room_id, Snapshot).await??;
     room.authorize(caller.user.id, Action::View)?;
-    let row = store::rooms::find(&app.db, room_id)
+    let row = store::rooms::find(&app.reader, room_id)
         .await?
         .ok_or(ChatError::NotFound)?;
-    let detail = store::rooms::detail(&app.db, &row, &room).await?;
+    let detail = store::rooms::detail(&app.reader, &row, &room).await?;
     // A viewer who is no member (a public channel) has nothing unread there.
-    let unread_count = store::unread::of_member(&app.db, room_id, caller.user.id)
+    let unread_count = store::unread::of_member(&app.reader, room_id, caller.user.id)
         .await?
         .unwrap_or_default();
     let info = RoomInfo {

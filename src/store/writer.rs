@@ -1,0 +1,139 @@
+//! The writer: one task that owns the room writes' path to the database and commits them in
+//! groups. Room actors hand it [`Job`]s; it takes every job queued at that moment (at most
+//! `database.write_batch_max`), runs them one after another in ONE transaction, each inside a
+//! savepoint of its own, commits once, and only then tells each job how its batch ended.
+//!
+//! Why: on SQLite a commit is the expensive part of a small write (the WAL append and, with
+//! `synchronous = FULL`, a sync), and there is one writer at a time anyway; a batch pays it
+//! once for many sends, from any rooms. A job that fails (a constraint, a row gone) is rolled
+//! back to its savepoint alone and answered with its own error while the rest commit.
+//!
+//! Guarantees the rooms rely on:
+//! - Nothing is answered before the transaction that holds it committed (DECISIONS 31).
+//! - Jobs run, commit and are answered in the order they were queued, so a room that queues
+//!   its writes in order has them committed, and told, in that order.
+//! - A job that panics is rolled back to its savepoint and the writer carries on.
+//!
+//! The queue is bounded (`database.write_queue`): a full queue makes submitters wait.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::time::Instant;
+
+use actix_rt::ArbiterHandle;
+use futures_util::FutureExt;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use tokio::sync::mpsc;
+
+/// What a job's run asks of its savepoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep what it wrote (release the savepoint).
+    Keep,
+    /// It failed: undo what it wrote (roll back to the savepoint).
+    Discard,
+    /// Undo what it wrote and run it once more in a fresh savepoint (it found a row gone
+    /// and will re-read what it relies on). Granted once per job; a second is a `Discard`.
+    Retry,
+}
+
+/// A future a job runs on the writer's thread; it need not be `Send`.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + 'a>>;
+
+/// One write, queued by its submitter. It keeps its own result until [`Job::finish`].
+pub trait Job: Send {
+    /// Runs the write in `txn` (a savepoint of the batch's transaction).
+    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> JobFuture<'a>;
+
+    /// The batch has ended: committed at that instant, or failed (everything it wrote is
+    /// undone). The job answers its submitter.
+    fn finish(self: Box<Self>, batch: Result<Instant, &DbErr>);
+}
+
+/// The handle rooms submit jobs through. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Starts the writer on `arbiter` (a thread of its own in the server: the jobs' futures
+    /// stay on that thread); it ends once every handle is dropped and the queue is empty.
+    /// `db` must be the pool writes go through ([`super::connect`]).
+    pub fn launch(
+        arbiter: &ArbiterHandle,
+        db: DatabaseConnection,
+        queue: usize,
+        batch_max: usize,
+    ) -> Writer {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let batch_max = batch_max.max(1);
+        arbiter.spawn_fn(move || {
+            actix_rt::spawn(run(db, rx, batch_max));
+        });
+        Writer { queue: tx }
+    }
+
+    /// Queues `job` without waiting; gives it back when the queue is full. A job queued to a
+    /// writer that has stopped is dropped, which its submitter sees as a closed answer.
+    pub fn try_submit(&self, job: Box<dyn Job>) -> Result<(), Box<dyn Job>> {
+        match self.queue.try_send(job) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(job)) => Err(job),
+        }
+    }
+
+    /// Queues `job`, waiting for room in the queue.
+    pub async fn submit(&self, job: Box<dyn Job>) {
+        // A stopped writer drops the job: its submitter sees a closed answer.
+        let _ = self.queue.send(job).await;
+    }
+}
+
+async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>, batch_max: usize) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(batch_max);
+    while queue.recv_many(&mut batch, batch_max).await > 0 {
+        let ended = commit(&db, &mut batch).await;
+        match &ended {
+            Ok(_) => {}
+            Err(e) => log::error!("a batch of {} room writes failed: {e}", batch.len()),
+        }
+        let ended = ended.as_ref().map(|at| *at);
+        for job in batch.drain(..) {
+            job.finish(ended);
+        }
+    }
+}
+
+/// Runs every job of `batch` in one transaction and commits it.
+async fn commit(db: &DatabaseConnection, batch: &mut [Box<dyn Job>]) -> Result<Instant, DbErr> {
+    let txn = db.begin().await?;
+    for job in batch.iter_mut() {
+        let mut retried = false;
+        loop {
+            let savepoint = txn.begin().await?;
+            let verdict = AssertUnwindSafe(job.run(&savepoint))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    log::error!("a room write panicked; it is rolled back alone");
+                    Verdict::Discard
+                });
+            match verdict {
+                Verdict::Keep => savepoint.commit().await?,
+                Verdict::Discard => savepoint.rollback().await?,
+                Verdict::Retry => {
+                    savepoint.rollback().await?;
+                    // Once: a job that asks again is left rolled back.
+                    if !std::mem::replace(&mut retried, true) {
+                        continue;
+                    }
+                }
+            }
+            break;
+        }
+    }
+    txn.commit().await?;
+    Ok(Instant::now())
+}
