@@ -173,7 +173,7 @@ fn fanout(c: &mut Criterion) {
                 presence.register(user, Uuid::new_v4(), session.recipient(), outbox);
             }
             let delivery: Arc<dyn Deliver> = presence.clone();
-            let writer = Writer::launch(
+            let (writer, _stop) = Writer::launch(
                 &writes_arbiter.handle(),
                 db.clone(),
                 settings.database.write_queue,

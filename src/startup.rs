@@ -20,7 +20,7 @@ use crate::notifications::{webhook, NotificationActor, NotificationConfig, Notif
 use crate::presence::ledger::SessionLedger;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
-use crate::store::writer::Writer;
+use crate::store::writer::{Writer, WriterStop};
 use crate::store::{self, StoreError};
 use crate::ws;
 
@@ -51,6 +51,7 @@ pub struct Application {
     actors: Arbiter,
     /// Runs the writer ([`store::writer`]).
     writes: Arbiter,
+    writer_stop: WriterStop,
 }
 
 impl Application {
@@ -69,7 +70,7 @@ impl Application {
 
         let actors = Arbiter::new();
         let writes = Arbiter::new();
-        let writer = Writer::launch(
+        let (writer, writer_stop) = Writer::launch(
             &writes.handle(),
             db.clone(),
             settings.database.write_queue,
@@ -206,6 +207,7 @@ impl Application {
             shutdown,
             actors,
             writes,
+            writer_stop,
         })
     }
 
@@ -239,6 +241,8 @@ impl Application {
         };
         let (main, admin) = tokio::join!(self.server, admin);
         self.actors.stop();
+        // Between batches, so that no batch is cut off and no connection dropped off its runtime.
+        self.writer_stop.stop().await;
         self.writes.stop();
         main.and(admin)
     }

@@ -92,7 +92,7 @@ async fn a_failing_write_is_rolled_back_alone_and_the_rest_of_its_batch_commits(
     let db = store::connect(&settings.database).await.expect("connect");
     store::migrate(&db).await.expect("migrate");
     let arbiter = Arbiter::new();
-    let writer = Writer::launch(&arbiter.handle(), db.clone(), 64, 64);
+    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), 64, 64);
     let (mut first, first_told) = insert_user(1);
     let (open, gate) = oneshot::channel();
     let (running, runs) = oneshot::channel();
@@ -134,6 +134,7 @@ async fn a_failing_write_is_rolled_back_alone_and_the_rest_of_its_batch_commits(
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, vec![1, 2, 3, 4]);
+    stop.stop().await;
     arbiter.stop();
 }
 

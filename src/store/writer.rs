@@ -24,7 +24,7 @@ use std::time::Instant;
 use actix_rt::ArbiterHandle;
 use futures_util::FutureExt;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// What a job's run asks of its savepoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,22 @@ pub struct Writer {
     queue: mpsc::Sender<Box<dyn Job>>,
 }
 
+/// Stops the writer between two batches (for shutdown): a batch is never cut off halfway,
+/// and no pooled connection is dropped with the writer's thread.
+pub struct WriterStop {
+    stop: watch::Sender<bool>,
+    stopped: oneshot::Receiver<()>,
+}
+
+impl WriterStop {
+    /// Asks the writer to stop once its current batch has ended, and waits until it has.
+    /// Jobs still queued are dropped, which their submitters see as a closed answer.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.stopped.await;
+    }
+}
+
 impl Writer {
     /// Starts the writer on `arbiter` (a thread of its own in the server: the jobs' futures
     /// stay on that thread); it ends once every handle is dropped and the queue is empty.
@@ -66,13 +82,18 @@ impl Writer {
         db: DatabaseConnection,
         queue: usize,
         batch_max: usize,
-    ) -> Writer {
+    ) -> (Writer, WriterStop) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let batch_max = batch_max.max(1);
+        let (stop, stopping) = watch::channel(false);
+        let (done, stopped) = oneshot::channel();
         arbiter.spawn_fn(move || {
-            actix_rt::spawn(run(db, rx, batch_max));
+            actix_rt::spawn(async move {
+                run(db, rx, batch_max, stopping).await;
+                let _ = done.send(());
+            });
         });
-        Writer { queue: tx }
+        (Writer { queue: tx }, WriterStop { stop, stopped })
     }
 
     /// Queues `job` without waiting; gives it back when the queue is full. A job queued to a
@@ -91,9 +112,22 @@ impl Writer {
     }
 }
 
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>, batch_max: usize) {
+async fn run(
+    db: DatabaseConnection,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
+    batch_max: usize,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(batch_max);
-    while queue.recv_many(&mut batch, batch_max).await > 0 {
+    loop {
+        let taken = tokio::select! {
+            taken = queue.recv_many(&mut batch, batch_max) => taken,
+            // Only a stop asked for: a dropped `WriterStop` leaves the writer running.
+            Ok(_) = stop.wait_for(|stop| *stop) => 0,
+        };
+        if taken == 0 {
+            return;
+        }
         let ended = commit(&db, &mut batch).await;
         match &ended {
             Ok(_) => {}
