@@ -3,6 +3,9 @@
 //! notification for every other member), committed — on a temporary SQLite file opened the
 //! way the server opens it (WAL, `synchronous = NORMAL`).
 //!
+//! `message_send_batched_64` is the same write as the writer runs it under load: 64 of them in
+//! one transaction, each in a savepoint, one commit (time per send).
+//!
 //! Per room size (2 members: a one-to-one chat's recipient count; 300: a full channel), the
 //! baseline in the same run, `baseline_without_notifications`, is the same write with
 //! notifications off, so the difference is what notifying the other members costs: one row
@@ -55,9 +58,11 @@ async fn group_of(db: &DatabaseConnection, n: usize) -> Uuid {
     id
 }
 
-/// One `message.send` write, committed.
-async fn write(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], notify: bool) {
-    let message = NewMessage {
+/// Sends of one batch of the writer (`store::writer`) in `batched`.
+const BATCH: u64 = 64;
+
+fn message(room_id: Uuid, notify: bool) -> NewMessage {
+    NewMessage {
         room_id,
         sender_id: 1,
         content: sanitize("hello from sender 0001, a small chat message of realistic size"),
@@ -66,11 +71,29 @@ async fn write(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], notif
         is_forwarded: false,
         media: Vec::new(),
         notification_type: notify.then_some(NotificationKind::NewMessage),
-    };
+    }
+}
+
+/// One `message.send` write, committed.
+async fn write(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], notify: bool) {
     let txn = db.begin().await.expect("begin");
-    store::messages::create(&txn, message, recipients)
+    store::messages::create(&txn, message(room_id, notify), recipients)
         .await
         .expect("create");
+    txn.commit().await.expect("commit");
+}
+
+/// `count` `message.send` writes as the writer commits a batch of them: one transaction, each
+/// write in a savepoint of its own, one commit.
+async fn write_batch(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], count: u64) {
+    let txn = db.begin().await.expect("begin");
+    for _ in 0..count {
+        let savepoint = txn.begin().await.expect("savepoint");
+        store::messages::create(&savepoint, message(room_id, true), recipients)
+            .await
+            .expect("create");
+        savepoint.commit().await.expect("release");
+    }
     txn.commit().await.expect("commit");
 }
 
@@ -120,6 +143,21 @@ fn write_path(c: &mut Criterion) {
                 })
             });
         }
+        // Time per send, as in `message_send`, when the writer commits BATCH at a time.
+        group.bench_function(format!("message_send_batched_{BATCH}"), |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let started = Instant::now();
+                    let mut left = iters;
+                    while left > 0 {
+                        let count = left.min(BATCH);
+                        write_batch(&db, room, &recipients, count).await;
+                        left -= count;
+                    }
+                    started.elapsed()
+                })
+            })
+        });
         group.finish();
     }
     for suffix in ["", "-wal", "-shm"] {
