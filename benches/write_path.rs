@@ -4,7 +4,7 @@
 //! way the server opens it (WAL, `synchronous = NORMAL`).
 //!
 //! `message_send_batched_64` is the same write as the writer runs it under load: 64 of them in
-//! one transaction, each in a savepoint, one commit (time per send).
+//! one transaction, one commit (time per send).
 //!
 //! Per room size (2 members: a one-to-one chat's recipient count; 300: a full channel), the
 //! baseline in the same run, `baseline_without_notifications`, is the same write with
@@ -83,16 +83,14 @@ async fn write(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], notif
     txn.commit().await.expect("commit");
 }
 
-/// `count` `message.send` writes as the writer commits a batch of them: one transaction, each
-/// write in a savepoint of its own, one commit.
+/// `count` `message.send` writes as the writer commits a batch of them when none fails: one
+/// transaction, one commit (`store::writer`; a savepoint each only when one fails).
 async fn write_batch(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], count: u64) {
     let txn = db.begin().await.expect("begin");
     for _ in 0..count {
-        let savepoint = txn.begin().await.expect("savepoint");
-        store::messages::create(&savepoint, message(room_id, true), recipients)
+        store::messages::create(&txn, message(room_id, true), recipients)
             .await
             .expect("create");
-        savepoint.commit().await.expect("release");
     }
     txn.commit().await.expect("commit");
 }

@@ -34,7 +34,7 @@ pub enum Verdict {
     Keep,
     /// It failed: undo what it wrote (roll back to the savepoint).
     Discard,
-    /// Undo what it wrote and run it once more in a fresh savepoint (it found a row gone
+    /// Undo what it wrote and run it once more, in a savepoint (it found a row gone
     /// and will re-read what it relies on). Granted once per job; a second is a `Discard`.
     Retry,
 }
