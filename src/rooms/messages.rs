@@ -2,8 +2,9 @@
 //! and what follows it in the same handler cannot be overtaken by a membership change.
 //!
 //! The changes (`Post`, `Join`, `Leave`, `AddMembers`, `RemoveMembers`, `Modify`) are each
-//! handled one at a time per room: checked against the state, written in one transaction,
-//! applied to the state after the commit, then fanned out (`src/rooms/changes/`).
+//! checked against the state, written by the writer in a batch's transaction, applied to the
+//! state after the commit, then fanned out in the room's commit order (`src/rooms/changes/`,
+//! `super::actor`).
 
 use actix::prelude::*;
 
@@ -35,8 +36,9 @@ pub struct Authorize {
 pub struct Snapshot;
 
 /// `message.send` after validation: checked again against the room's state, stored durably
-/// (one transaction, with its notification for the other members), then fanned out. Posts to
-/// one room are handled one at a time, so the room's dispatch order is its commit order.
+/// (in a batch's transaction, with its notification for the other members), then fanned out.
+/// Posts to one room are queued with the writer in order and fanned out in that order, so
+/// the room's dispatch order is its commit order.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<Committed<MessageView>, ChatError>")]
 pub struct Post {

@@ -1,7 +1,8 @@
 //! What each change to a room does, as the room's actor runs it: check against the actor's
-//! state, write in the one transaction the actor owns, and say what the state becomes and
-//! who is told what once the transaction has committed ([`Outcome`]). The actor
-//! (`super::actor`) runs them one at a time per room and does the applying and telling.
+//! state, write in the transaction it is given (the writer's batch, `crate::store::writer`),
+//! and say what the state becomes and who is told what once that has committed
+//! ([`Outcome`]). The actor (`super::actor`) orders them per room and does the applying and
+//! telling.
 //!
 //! Audiences follow rooms.md §1.6: a detail always shows the state after the change, R(room)
 //! is computed from that state, and whoever left or was removed gets only their own frame.
