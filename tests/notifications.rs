@@ -282,7 +282,10 @@ async fn a_backlog_of_50000_notifications_replays_one_bounded_frame_and_can_be_a
     let ids: Vec<Uuid> = written[0][..40_000].iter().map(|w| w.message_id).collect();
     bob.emit("message.acknowledged", json!({"message_id": ids}))
         .await;
-    bob.assert_nothing_pending().await;
+    // Writing 40,000 deliveries and releases took up to 12 s on PostgreSQL on a loaded
+    // machine, longer than the usual hang guard; this is not a speed check.
+    bob.assert_nothing_pending_within(std::time::Duration::from_secs(120))
+        .await;
     assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 40_000);
     assert_eq!(owed(&db).await, 60_000);
     // Carol still owes all 50,000; the notifications stay for her.

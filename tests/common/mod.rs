@@ -373,8 +373,16 @@ impl Client {
     /// The next text frame as JSON, or the close code and reason if the server closes
     /// instead (control frames skipped).
     pub async fn next_frame_or_close(&mut self) -> Result<Value, (u16, String)> {
+        self.next_frame_or_close_within(FRAME_WAIT).await
+    }
+
+    /// [`Self::next_frame_or_close`] with a hang guard of `wait` instead of [`FRAME_WAIT`].
+    pub async fn next_frame_or_close_within(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Value, (u16, String)> {
         loop {
-            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+            let next = tokio::time::timeout(wait, self.ws.next())
                 .await
                 .expect("timed out waiting for a frame");
             match next {
@@ -432,8 +440,18 @@ impl Client {
     /// next frame. Whatever was dispatched to this connection before the heartbeat was read
     /// would arrive first.
     pub async fn assert_nothing_pending(&mut self) {
+        self.assert_nothing_pending_within(FRAME_WAIT).await;
+    }
+
+    /// [`Self::assert_nothing_pending`] behind a request that may take the server longer than
+    /// [`FRAME_WAIT`] to finish (events on a connection are handled in order); `wait` is a
+    /// hang guard, not a speed check.
+    pub async fn assert_nothing_pending_within(&mut self, wait: Duration) {
         self.emit("session.heartbeat", serde_json::json!({})).await;
-        let next = self.recv().await;
+        let next = self
+            .next_frame_or_close_within(wait)
+            .await
+            .unwrap_or_else(|close| panic!("expected a frame, connection closed: {close:?}"));
         assert_eq!(
             next,
             serde_json::json!({"status": "success"}),
