@@ -9,7 +9,6 @@
 //! to `Presence` from the caller, without the registry and the room actor, so the difference
 //! is what the actor hop costs per fan-out.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,18 +19,18 @@ use chatd::config::Settings;
 use chatd::metrics::Metrics;
 use chatd::notifications::Notices;
 use chatd::presence::{Deliver, Outbound, Outbox, Presence};
-use chatd::protocol::client::Profile;
 use chatd::protocol::server::{event, routed, MessageView, UserView};
 use chatd::protocol::Timestamp;
 use chatd::rooms::messages::Fanout;
-use chatd::rooms::room::RoomKind;
 use chatd::rooms::RoomRegistry;
 use chatd::store;
 use chatd::store::writer::Writer;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sea_orm::TransactionTrait;
 use tokio::sync::Notify;
 use uuid::Uuid;
+
+#[path = "support/mod.rs"]
+mod support;
 
 const SESSIONS: [usize; 4] = [2, 20, 100, 300];
 
@@ -113,32 +112,7 @@ async fn room_of(db: &sea_orm::DatabaseConnection, n: usize) -> Uuid {
             .await
             .expect("user");
     }
-    let id = Uuid::new_v4();
-    let txn = db.begin().await.expect("begin");
-    store::rooms::create(
-        &txn,
-        store::rooms::NewRoom {
-            id,
-            kind: RoomKind::GroupChat,
-            creator: 1,
-            members: (1..=n as i64).collect::<BTreeSet<_>>(),
-            profile: Some(Profile {
-                name: format!("fanout {n}"),
-                description: None,
-                avatar: None,
-                cap: Some(n as i64),
-                group_locked: false,
-                join_approval_required: false,
-                is_public: false,
-            }),
-            cap: Some(n as i64),
-            preferences: serde_json::json!({}),
-        },
-    )
-    .await
-    .expect("room");
-    txn.commit().await.expect("commit");
-    id
+    support::group_of(db, n, &format!("fanout {n}")).await
 }
 
 fn fanout(c: &mut Criterion) {

@@ -10,15 +10,18 @@
 
 use std::time::{Duration, Instant};
 
-use chatd::config::Settings;
 use chatd::rooms::room::RoomKind;
 use chatd::store::messages::{count_live, history_page, Newest};
 use chatd::store::{self, rooms::NewRoom};
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
-use entity::{message, user};
+use entity::message;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
 use uuid::Uuid;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::TempFile;
 
 /// Both rooms serve a full page, so the two renderings do the same work but for the room.
 const PAGE: u64 = 10;
@@ -31,45 +34,9 @@ struct Fixture {
     _file: Option<TempFile>,
 }
 
-/// Removes the SQLite file (and its WAL) when the bench ends.
-struct TempFile(std::path::PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
-
 async fn fixture(large_size: usize) -> Fixture {
-    let (url, file) = match std::env::var("CHATD_BENCH_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (url, None),
-        _ => {
-            let path = std::env::temp_dir().join(format!("chatd-bench-{}.db", Uuid::new_v4()));
-            (
-                format!("sqlite://{}?mode=rwc", path.display()),
-                Some(TempFile(path)),
-            )
-        }
-    };
-    let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
-    let db = store::connect(&settings.database).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
-
-    let now = Utc::now();
-    user::Entity::insert_many((1..=3).map(|id| user::ActiveModel {
-        id: Set(id),
-        username: Set(format!("user{id}")),
-        email: Set(format!("user{id}@example.com")),
-        first_name: Set("User".into()),
-        last_name: Set(id.to_string()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }))
-    .exec(&db)
-    .await
-    .expect("users");
+    let (db, file) = support::temp_database().await;
+    support::users(&db, 1..=3).await;
     let (small, large) = (Uuid::new_v4(), Uuid::new_v4());
     let txn = db.begin().await.expect("begin");
     for (id, peer) in [(small, 2), (large, 3)] {

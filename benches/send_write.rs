@@ -9,58 +9,24 @@
 
 use std::time::{Duration, Instant};
 
-use chatd::config::Settings;
 use chatd::rooms::room::RoomKind;
 use chatd::sanitize::sanitize;
 use chatd::store::messages::NewMessage;
 use chatd::store::notifications::NotificationKind;
 use chatd::store::{self, rooms::NewRoom};
-use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
-use entity::user;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::TempFile;
 
 const MEMBERS: i64 = 300;
 
-/// Removes the SQLite file (and its WAL) when the bench ends.
-struct TempFile(std::path::PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
-
 async fn fixture() -> (DatabaseConnection, Uuid, Option<TempFile>) {
-    let (url, file) = match std::env::var("CHATD_BENCH_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (url, None),
-        _ => {
-            let path = std::env::temp_dir().join(format!("chatd-bench-{}.db", Uuid::new_v4()));
-            (
-                format!("sqlite://{}?mode=rwc", path.display()),
-                Some(TempFile(path)),
-            )
-        }
-    };
-    let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
-    let db = store::connect(&settings.database).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
-    let now = Utc::now();
-    user::Entity::insert_many((1..=MEMBERS).map(|id| user::ActiveModel {
-        id: Set(id),
-        username: Set(format!("user{id}")),
-        email: Set(format!("user{id}@example.com")),
-        first_name: Set("User".into()),
-        last_name: Set(id.to_string()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }))
-    .exec(&db)
-    .await
-    .expect("users");
+    let (db, file) = support::temp_database().await;
+    support::users(&db, 1..=MEMBERS).await;
     let id = Uuid::new_v4();
     let txn = db.begin().await.expect("begin");
     let room = NewRoom {

@@ -13,13 +13,10 @@
 //! row per recipient before — the number behind the notification-layout question (issue 8,
 //! item 3).
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use chatd::auth::Identity;
 use chatd::config::Settings;
-use chatd::protocol::client::Profile;
-use chatd::rooms::room::RoomKind;
 use chatd::sanitize::sanitize;
 use chatd::store::notifications::NotificationKind;
 use chatd::store::{self, messages::NewMessage};
@@ -27,36 +24,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
-const MEMBERS: [usize; 2] = [2, 300];
+#[path = "support/mod.rs"]
+mod support;
 
-async fn group_of(db: &DatabaseConnection, n: usize) -> Uuid {
-    let id = Uuid::new_v4();
-    let txn = db.begin().await.expect("begin");
-    store::rooms::create(
-        &txn,
-        store::rooms::NewRoom {
-            id,
-            kind: RoomKind::GroupChat,
-            creator: 1,
-            members: (1..=n as i64).collect::<BTreeSet<_>>(),
-            profile: Some(Profile {
-                name: format!("write path {n}"),
-                description: None,
-                avatar: None,
-                cap: Some(n as i64),
-                group_locked: false,
-                join_approval_required: false,
-                is_public: false,
-            }),
-            cap: Some(n as i64),
-            preferences: serde_json::json!({}),
-        },
-    )
-    .await
-    .expect("room");
-    txn.commit().await.expect("commit");
-    id
-}
+const MEMBERS: [usize; 2] = [2, 300];
 
 /// Sends of one batch of the writer (`store::writer`) in `batched`.
 const BATCH: u64 = 64;
@@ -121,7 +92,7 @@ fn write_path(c: &mut Criterion) {
         db
     });
     for n in MEMBERS {
-        let room = runtime.block_on(group_of(&db, n));
+        let room = runtime.block_on(support::group_of(&db, n, &format!("write path {n}")));
         // Everyone but the sender is owed a notification.
         let recipients: Vec<i64> = (2..=n as i64).collect();
         let mut group = c.benchmark_group(format!("write_path/{n}_members"));
