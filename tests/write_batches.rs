@@ -6,16 +6,26 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix::Arbiter;
 use chatd::config::Settings;
+use chatd::rooms::room::RoomKind;
+use chatd::sanitize::sanitize;
+use chatd::store::messages::{NewMessage, Planned, Written};
+use chatd::store::notifications::NotificationKind;
+use chatd::store::rooms::NewRoom;
 use chatd::store::writer::{Job, JobFuture, Verdict, Writer};
 use chatd::store::{self, StoreError};
 use common::messages::{history, history_ids};
 use common::rooms::create_group;
 use common::{create_one_to_one, fresh_database, spawn_app, Client};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
+};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -63,24 +73,28 @@ impl Job for InsertUser {
                 updated_at: Set(at),
             };
             let result = row.insert(txn).await.map(drop).map_err(StoreError::from);
-            let verdict = if result.is_ok() {
-                Verdict::Keep
-            } else {
-                Verdict::Discard
-            };
+            let verdict = Verdict::of(&result);
             self.result = Some(result);
             verdict
         })
     }
 
     fn finish(self: Box<Self>, batch: Result<Instant, &DbErr>) {
-        let told = match (batch, self.result) {
-            (Ok(at), Some(Ok(()))) => Ok(at),
-            (_, Some(Err(e))) => Err(e.to_string()),
-            (Err(e), _) => Err(e.to_string()),
-            (Ok(_), None) => Err("never ran".into()),
-        };
+        let told = answer(batch, self.result).map(|(at, ())| at);
         let _ = self.told.send(told);
+    }
+}
+
+/// What a test job tells its submitter: when its batch committed and what it wrote, or why not.
+fn answer<T>(
+    batch: Result<Instant, &DbErr>,
+    result: Option<Result<T, StoreError>>,
+) -> Result<(Instant, T), String> {
+    match (batch, result) {
+        (Ok(at), Some(Ok(written))) => Ok((at, written)),
+        (_, Some(Err(e))) => Err(e.to_string()),
+        (Err(e), _) => Err(e.to_string()),
+        (Ok(_), None) => Err("never ran".into()),
     }
 }
 
@@ -242,4 +256,212 @@ async fn a_rooms_dispatch_order_is_its_history_order_under_concurrent_senders() 
     .await;
     assert_eq!(history_ids(&page), ids);
     listener.assert_nothing_pending().await;
+}
+
+/// A plain message for the test, written as the writer writes `message.send`: with the
+/// messages queued next to it in multi-row statements ([`Job::message`]), or alone in
+/// [`Job::run`] when those fail.
+struct SendMessage {
+    planned: Planned,
+    result: Option<Result<Written, StoreError>>,
+    told: oneshot::Sender<Result<(Instant, Written), String>>,
+}
+
+type SendAnswer = oneshot::Receiver<Result<(Instant, Written), String>>;
+
+fn send_message(room_id: Uuid, sender_id: i64, content: &str) -> (Box<SendMessage>, SendAnswer) {
+    let (told, receiver) = oneshot::channel();
+    let message = NewMessage {
+        room_id,
+        sender_id,
+        content: sanitize(content),
+        parent_message_id: None,
+        forwarded_from_id: None,
+        is_forwarded: false,
+        media: Vec::new(),
+        notification_type: Some(NotificationKind::NewMessage),
+    };
+    let planned = Planned {
+        message,
+        recipients: 1,
+    };
+    let job = Box::new(SendMessage {
+        planned,
+        result: None,
+        told,
+    });
+    (job, receiver)
+}
+
+impl Job for SendMessage {
+    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> JobFuture<'a> {
+        Box::pin(async move {
+            let result = store::messages::create_many(txn, std::slice::from_ref(&self.planned))
+                .await
+                .map(|mut written| written.remove(0));
+            let verdict = Verdict::of(&result);
+            self.result = Some(result);
+            verdict
+        })
+    }
+
+    fn message(&mut self) -> Option<Planned> {
+        Some(self.planned.clone())
+    }
+
+    fn written(&mut self, stored: Written) -> Verdict {
+        self.result = Some(Ok(stored));
+        Verdict::Keep
+    }
+
+    fn finish(self: Box<Self>, batch: Result<Instant, &DbErr>) {
+        let _ = self.told.send(answer(batch, self.result));
+    }
+}
+
+/// A one-to-one room of users `a` and `b`, straight in the database.
+async fn pair_room(db: &DatabaseConnection, a: i64, b: i64) -> Uuid {
+    let id = Uuid::new_v4();
+    let txn = db.begin().await.expect("begin");
+    let room = NewRoom {
+        id,
+        kind: RoomKind::OneToOneChat,
+        creator: a,
+        members: [a, b].into_iter().collect(),
+        profile: None,
+        cap: None,
+        preferences: json!({}),
+    };
+    store::rooms::create(&txn, room).await.expect("room");
+    txn.commit().await.expect("commit");
+    id
+}
+
+/// A batch of `queued` (room, sender, content) plain messages: queued while a gated job holds
+/// the writer, so that they make the next batch together; their answers, in order.
+async fn one_batch(
+    writer: &Writer,
+    id: i64,
+    queued: &[(Uuid, i64, &str)],
+) -> Vec<Result<(Instant, Written), String>> {
+    let (mut gated, gated_told) = insert_user(id);
+    let (open, gate) = oneshot::channel();
+    let (running, runs) = oneshot::channel();
+    gated.gate = Some(gate);
+    gated.running = Some(running);
+    assert!(writer.try_submit(gated).is_ok());
+    runs.await.expect("the gated batch runs");
+    let mut answers = Vec::new();
+    for (room, sender, content) in queued {
+        let (job, told) = send_message(*room, *sender, content);
+        assert!(writer.try_submit(job).is_ok());
+        answers.push(told);
+    }
+    open.send(()).expect("the gated job waits at its gate");
+    gated_told.await.expect("answered").expect("committed");
+    let mut told = Vec::new();
+    for answer in answers {
+        told.push(answer.await.expect("answered"));
+    }
+    told
+}
+
+#[actix_rt::test]
+async fn plain_messages_of_several_rooms_share_statements_and_a_failing_one_is_undone_alone() {
+    // Arrange: users 1–4, two rooms, a writer, and a count of the message INSERTs it runs.
+    let (url, _database) = fresh_database().await;
+    let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
+    let mut db = store::connect(&settings.database).await.expect("connect");
+    store::migrate(&db).await.expect("migrate");
+    for id in 1..=4 {
+        let (mut job, _) = insert_user(id);
+        let txn = db.begin().await.expect("begin");
+        assert_eq!(job.run(&txn).await, Verdict::Keep);
+        txn.commit().await.expect("commit");
+    }
+    let (one, two) = (pair_room(&db, 1, 2).await, pair_room(&db, 3, 4).await);
+    let inserts = Arc::new(AtomicUsize::new(0));
+    let counted = inserts.clone();
+    db.set_metric_callback(move |info| {
+        if info.statement.sql.starts_with("INSERT INTO messages") {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let arbiter = Arbiter::new();
+    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), 64, 64);
+
+    // Act: two batches of messages of both rooms interleaved; the first holds one to a room
+    // that does not exist, which fails the multi-row statements.
+    let mut told = one_batch(
+        &writer,
+        10,
+        &[
+            (one, 1, "one #0"),
+            (two, 3, "two #0"),
+            (one, 2, "one #1"),
+            (Uuid::new_v4(), 1, "nowhere"),
+            (two, 4, "two #1"),
+            (one, 1, "one #2"),
+        ],
+    )
+    .await;
+    let before = inserts.load(Ordering::SeqCst);
+    let second = one_batch(&writer, 11, &[(two, 3, "two #2"), (one, 2, "one #3")]).await;
+    let second_inserts = inserts.load(Ordering::SeqCst) - before;
+
+    // Assert: the message to nowhere alone failed, as a vanished row; the others committed,
+    // each batch at one instant, and the second batch's messages in one INSERT.
+    let nowhere = told.remove(3).expect_err("a room that does not exist");
+    assert!(nowhere.starts_with("referenced row is gone"), "{nowhere}");
+    let mut told: Vec<(Instant, Written)> =
+        told.into_iter().map(|t| t.expect("committed")).collect();
+    assert!(told.iter().all(|(at, _)| *at == told[0].0));
+    let second: Vec<(Instant, Written)> =
+        second.into_iter().map(|t| t.expect("committed")).collect();
+    assert!(told[0].0 < second[0].0 && second[0].0 == second[1].0);
+    assert_eq!(second_inserts, 1);
+    told.extend(second);
+    // Each room's history is its queue order, its counters and notification numbers
+    // following it.
+    for (room, queued) in [(one, [0, 2, 4, 6].as_slice()), (two, [1, 3, 5].as_slice())] {
+        let mut stored = entity::message::Entity::find()
+            .filter(entity::message::Column::RoomId.eq(room))
+            .all(&db)
+            .await
+            .expect("messages");
+        stored.sort_by_key(|m| (m.created_at, m.id));
+        let ids: Vec<Uuid> = stored.iter().map(|m| m.id).collect();
+        let expected: Vec<Uuid> = queued.iter().map(|i| told[*i].1.id).collect();
+        assert_eq!(ids, expected);
+        let row = entity::room::Entity::find_by_id(room)
+            .one(&db)
+            .await
+            .expect("room")
+            .expect("exists");
+        assert_eq!(row.messages_posted, queued.len() as i64);
+        assert_eq!(row.last_message_id, expected.last().copied());
+        assert_eq!(row.notification_seq, queued.len() as i64);
+        let mut notices = entity::notification::Entity::find()
+            .filter(entity::notification::Column::RoomId.eq(room))
+            .all(&db)
+            .await
+            .expect("notifications");
+        notices.sort_by_key(|n| n.seq);
+        let numbered: Vec<(i64, Uuid)> = notices.iter().map(|n| (n.seq, n.message_id)).collect();
+        let expected: Vec<(i64, Uuid)> = (1..).zip(expected).collect();
+        assert_eq!(numbered, expected);
+    }
+    // Every message is settled for its sender (it does not count as unread for them).
+    for (room, user, sent) in [(one, 1, 2), (one, 2, 2), (two, 3, 2), (two, 4, 1)] {
+        let member = entity::room_member::Entity::find()
+            .filter(entity::room_member::Column::RoomId.eq(room))
+            .filter(entity::room_member::Column::UserId.eq(user))
+            .one(&db)
+            .await
+            .expect("member")
+            .expect("a member");
+        assert_eq!(member.settled, sent);
+    }
+    stop.stop().await;
+    arbiter.stop();
 }

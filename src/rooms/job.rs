@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use super::changes::{After, Outcome, Write, WriteError};
 use super::room::Room;
 use crate::protocol::errors::ChatError;
+use crate::store::messages::{Planned, Written};
 use crate::store::writer::{Job, JobFuture, Verdict};
 use crate::store::{self, StoreError};
 
@@ -92,6 +93,21 @@ where
 {
     fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> JobFuture<'a> {
         Box::pin(self.attempt(txn))
+    }
+
+    fn message(&mut self) -> Option<Planned> {
+        // A job that met a vanished row re-reads the room first: only `run` does that.
+        if self.stale {
+            return None;
+        }
+        self.msg.planned(&self.room)
+    }
+
+    fn written(&mut self, stored: Written) -> Verdict {
+        let outcome = self.msg.written(&self.room, stored);
+        let verdict = Verdict::of(&outcome);
+        self.result = Some(outcome);
+        verdict
     }
 
     fn finish(self: Box<Self>, batch: Result<Instant, &DbErr>) {

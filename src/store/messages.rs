@@ -2,6 +2,7 @@
 //! edits, soft and hard deletion, reactions, read receipts, deliveries, and the history walk.
 //! Every write takes the caller's transaction.
 
+use chrono::{DateTime, Utc};
 use entity::{attachment, message, message_delivery, reaction, read_receipt, room};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 use super::notifications::{self, NotificationKind};
 use super::render::render;
+use super::script::Script;
 use super::{chunks, now, unread, StoreError};
 use crate::protocol::client::MediaItem;
 use crate::protocol::server::MessageView;
@@ -54,36 +56,45 @@ pub struct Stored {
     pub notification: Option<Uuid>,
 }
 
+/// A message without attachments, to be stored with others by [`create_many`].
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// Its `media` must be empty: attachments are written by [`create`] only.
+    pub message: NewMessage,
+    /// How many members are owed its notification (every member but the sender).
+    pub recipients: usize,
+}
+
+/// What [`create_many`] stored for one message (the rest is what it was given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// The notification recorded for the other members, if any was.
+    pub notification: Option<Uuid>,
+}
+
 /// Stores a message, its attachments, the room's `last_message` and message count, and a
 /// notification for `recipients` (when notifications are on and there is anyone to tell):
 /// the same few rows whatever the number of recipients. The caller owns the transaction:
-/// the message is durable once the caller commits it.
+/// the message is durable once the caller commits it. The sender's unread counter is the
+/// caller's (`unread::count_new_message`); [`create_many`] does it too.
 pub async fn create<C: ConnectionTrait>(
     txn: &C,
-    new: NewMessage,
+    mut new: NewMessage,
     recipients: &[i64],
 ) -> Result<Stored, StoreError> {
-    let at = now();
-    let id = Uuid::new_v4();
-    let stored = message::ActiveModel {
-        id: Set(id),
-        room_id: Set(new.room_id),
-        sender_id: Set(new.sender_id),
-        content: Set(new.content.into_string()),
-        is_deleted: Set(false),
-        created_at: Set(at),
-        updated_at: Set(at),
-        parent_message_id: Set(new.parent_message_id),
-        is_forwarded: Set(new.is_forwarded),
-        forwarded_from_id: Set(new.forwarded_from_id),
-        is_edited: Set(false),
-    }
-    .insert(txn)
-    .await?;
+    let media = std::mem::take(&mut new.media);
+    let mut script = Script::new(txn.get_database_backend());
+    let written = script_for(&mut script, [(&new, recipients.len())], false);
+    script.run(txn).await?;
+    let Written {
+        id,
+        created_at: at,
+        notification,
+    } = written[0];
 
-    use sea_orm::sea_query::ExprTrait;
-
-    let media: Vec<(usize, MediaItem)> = new.media.into_iter().enumerate().collect();
+    let media: Vec<(usize, MediaItem)> = media.into_iter().enumerate().collect();
     // Nine columns a row.
     for chunk in chunks(&media, 9) {
         attachment::Entity::insert_many(chunk.iter().cloned().map(|(i, m)| {
@@ -102,29 +113,180 @@ pub async fn create<C: ConnectionTrait>(
         .exec_without_returning(txn)
         .await?;
     }
-
-    room::Entity::update_many()
-        .col_expr(room::Column::LastMessageId, Expr::value(id))
-        .col_expr(room::Column::UpdatedAt, Expr::value(at))
-        .col_expr(
-            room::Column::MessagesPosted,
-            Expr::col(room::Column::MessagesPosted).add(1),
-        )
-        .filter(room::Column::Id.eq(new.room_id))
-        .exec(txn)
-        .await?;
-
-    let notification = match new.notification_type {
-        Some(kind) => {
-            let (room_id, sender) = (new.room_id, new.sender_id);
-            notifications::create(txn, room_id, id, kind, sender, recipients, at).await?
-        }
-        None => None,
+    let stored = message::Model {
+        id,
+        room_id: new.room_id,
+        sender_id: new.sender_id,
+        content: new.content.into_string(),
+        is_deleted: false,
+        created_at: at,
+        updated_at: at,
+        parent_message_id: new.parent_message_id,
+        is_forwarded: new.is_forwarded,
+        forwarded_from_id: new.forwarded_from_id,
+        is_edited: false,
     };
     Ok(Stored {
         message: stored,
         notification,
     })
+}
+
+/// Stores `messages` (none with attachments) as [`create`] stores one, and counts each as
+/// settled for its sender (`unread::count_new_message`), in four statements for all of them
+/// (more only past the bind limit, [`chunks`]): the messages, the rooms they update, their
+/// notifications, the senders' memberships; on SQLite those four go to the database as one
+/// query ([`Script`]). The result is in the order of `messages`, and within a room every
+/// message is stamped after the one before it, so the room's history order is the order
+/// of `messages`.
+///
+/// A failure fails the whole call (a vanished room or sender, a constraint): the caller
+/// rolls back and writes the messages one at a time to find the one at fault.
+pub async fn create_many<C: ConnectionTrait>(
+    txn: &C,
+    messages: &[Planned],
+) -> Result<Vec<Written>, StoreError> {
+    let mut written = Vec::with_capacity(messages.len());
+    // Eleven values a message row, the widest of the statements.
+    for part in chunks(messages, 11) {
+        let mut script = Script::new(txn.get_database_backend());
+        let rows = part.iter().map(|p| (&p.message, p.recipients));
+        written.extend(script_for(&mut script, rows, true));
+        script.run(txn).await?;
+    }
+    Ok(written)
+}
+
+/// The statements that store `messages` (message rows, room rows, notifications, and with
+/// `settle` the senders' unread counters), and what they will have stored.
+fn script_for<'a>(
+    script: &mut Script,
+    messages: impl IntoIterator<Item = (&'a NewMessage, usize)>,
+    settle: bool,
+) -> Vec<Written> {
+    let messages: Vec<(&NewMessage, usize)> = messages.into_iter().collect();
+    let base = now();
+    // Per room, in order: the rooms' counters move by the sums, their `last_message` is the
+    // last one, and notifications are numbered in this order after the room's last number.
+    let mut rooms: Vec<RoomBump> = Vec::new();
+    let mut written = Vec::with_capacity(messages.len());
+    let mut notices = Vec::new();
+    for (new, recipients) in &messages {
+        let room = match rooms.iter().position(|r| r.room_id == new.room_id) {
+            Some(i) => &mut rooms[i],
+            None => {
+                rooms.push(RoomBump::new(new.room_id));
+                rooms.last_mut().expect("just pushed")
+            }
+        };
+        // A room's messages of one call must not share a timestamp: history orders by
+        // `created_at`, then by (random) id.
+        let at = match room.last {
+            Some((_, prev)) if prev >= base => prev + chrono::Duration::microseconds(1),
+            _ => base,
+        };
+        let id = Uuid::new_v4();
+        room.last = Some((id, at));
+        room.posted += 1;
+        let notification = match new.notification_type {
+            Some(kind) if *recipients > 0 => {
+                room.notified += 1;
+                let notice = notifications::Numbered {
+                    id: Uuid::new_v4(),
+                    message_id: id,
+                    room_id: new.room_id,
+                    kind,
+                    actor: new.sender_id,
+                    at,
+                    owed: i64::try_from(*recipients).unwrap_or(i64::MAX),
+                    nth_in_room: room.notified,
+                };
+                let notice_id = notice.id;
+                notices.push(notice);
+                Some(notice_id)
+            }
+            _ => None,
+        };
+        written.push(Written {
+            id,
+            created_at: at,
+            notification,
+        });
+    }
+
+    let insert = script.statement(
+        "INSERT INTO messages (id, room_id, sender_id, content, is_deleted, created_at, \
+         updated_at, parent_message_id, is_forwarded, forwarded_from_id, is_edited) VALUES ",
+    );
+    insert.rows(messages.iter().zip(&written).map(|((new, _), w)| {
+        [
+            w.id.into(),
+            new.room_id.into(),
+            new.sender_id.into(),
+            new.content.as_str().into(),
+            false.into(),
+            w.created_at.into(),
+            w.created_at.into(),
+            new.parent_message_id.into(),
+            new.is_forwarded.into(),
+            new.forwarded_from_id.into(),
+            false.into(),
+        ]
+    }));
+    // One UPDATE for every room touched; it moves `notification_seq` on before the
+    // notifications take their numbers from it.
+    let update = script.statement(
+        "UPDATE rooms SET last_message_id = v.column2, updated_at = v.column3, \
+         messages_posted = messages_posted + v.column4, \
+         notification_seq = notification_seq + v.column5 FROM (VALUES ",
+    );
+    update.rows(rooms.iter().map(|r| {
+        let (last, at) = r.last.expect("a room is listed with its messages");
+        [
+            r.room_id.into(),
+            last.into(),
+            at.into(),
+            r.posted.into(),
+            r.notified.into(),
+        ]
+    }));
+    update.push(") AS v WHERE rooms.id = v.column1");
+    let notified: Vec<(Uuid, i64)> = rooms.iter().map(|r| (r.room_id, r.notified)).collect();
+    notifications::insert_numbered(script, &notices, &notified);
+    if settle {
+        let mut senders: Vec<(Uuid, i64, i64)> = Vec::new();
+        for (new, _) in &messages {
+            match senders
+                .iter_mut()
+                .find(|(r, s, _)| *r == new.room_id && *s == new.sender_id)
+            {
+                Some((_, _, n)) => *n += 1,
+                None => senders.push((new.room_id, new.sender_id, 1)),
+            }
+        }
+        unread::count_new_messages(script, &senders);
+    }
+    written
+}
+
+/// What a room row takes from a run of messages.
+struct RoomBump {
+    room_id: Uuid,
+    /// The newest message and its time.
+    last: Option<(Uuid, DateTime<Utc>)>,
+    posted: i64,
+    notified: i64,
+}
+
+impl RoomBump {
+    fn new(room_id: Uuid) -> RoomBump {
+        RoomBump {
+            room_id,
+            last: None,
+            posted: 0,
+            notified: 0,
+        }
+    }
 }
 
 /// `message.acknowledged`: `user_id` leaves the recipients of every notification of these

@@ -5,6 +5,7 @@ pub mod messages;
 pub mod notifications;
 pub mod render;
 pub mod rooms;
+pub mod script;
 pub mod sessions;
 pub mod unread;
 pub mod users;

@@ -29,6 +29,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter};
 use uuid::Uuid;
 
+use super::script::Script;
 use super::{chunks, StoreError};
 /// What a notification is about (messages.md §14.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,53 @@ pub async fn create<C: ConnectionTrait>(
         .to_owned();
     txn.execute(&insert).await?;
     Ok(Some(id))
+}
+
+/// A notification of a new message, for [`insert_numbered`].
+#[derive(Debug, Clone)]
+pub struct Numbered {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub room_id: Uuid,
+    pub kind: NotificationKind,
+    pub actor: i64,
+    pub at: DateTime<Utc>,
+    /// How many recipients are owed it.
+    pub owed: i64,
+    /// 1 for the first notification of its room in this script, 2 for the next, …
+    pub nth_in_room: i64,
+}
+
+/// Adds to `script` the INSERT of `notices`, numbered after the statement before it has
+/// moved each room's `notification_seq` on by its count in `per_room` (room, count): the
+/// n-th of m notifications of a room takes `notification_seq - (m - n)`, so they keep their
+/// order and follow the room's earlier ones. One statement whatever the number of rooms.
+pub(super) fn insert_numbered(script: &mut Script, notices: &[Numbered], per_room: &[(Uuid, i64)]) {
+    if notices.is_empty() {
+        return;
+    }
+    let insert = script.statement(
+        "INSERT INTO notifications (id, message_id, room_id, notification_type, created_at, \
+         actor_id, seq, owed) SELECT v.column1, v.column2, v.column3, v.column4, v.column5, \
+         v.column6, rooms.notification_seq - v.column7, v.column8 FROM (VALUES ",
+    );
+    insert.rows(notices.iter().map(|n| {
+        let in_room = per_room
+            .iter()
+            .find(|(room, _)| *room == n.room_id)
+            .map_or(n.nth_in_room, |(_, count)| *count);
+        [
+            n.id.into(),
+            n.message_id.into(),
+            n.room_id.into(),
+            n.kind.as_str().into(),
+            n.at.into(),
+            n.actor.into(),
+            (in_room - n.nth_in_room).into(),
+            n.owed.into(),
+        ]
+    }));
+    insert.push(") AS v, rooms WHERE rooms.id = v.column3");
 }
 
 /// Deletes every notification about these messages, whoever is still owed it (a deleted

@@ -28,6 +28,7 @@ use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SelectStateme
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::script::Script;
 use super::StoreError;
 
 /// A new message of `sender_id` in `room_id`, already counted in the room's
@@ -48,6 +49,23 @@ pub async fn count_new_message<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// [`count_new_message`] for several: adds to `script` one UPDATE that settles, for each
+/// (room, sender, n), the sender's n new messages in the room.
+pub(super) fn count_new_messages(script: &mut Script, senders: &[(Uuid, i64, i64)]) {
+    if senders.is_empty() {
+        return;
+    }
+    let update =
+        script.statement("UPDATE room_members SET settled = settled + v.column3 FROM (VALUES ");
+    update.rows(
+        senders
+            .iter()
+            .map(|(room, sender, n)| [(*room).into(), (*sender).into(), (*n).into()]),
+    );
+    update
+        .push(") AS v WHERE room_members.room_id = v.column1 AND room_members.user_id = v.column2");
 }
 
 /// `messages` (a query of message ids) stop counting for the members `whose` selects: they are

@@ -27,6 +27,8 @@ use futures_util::FutureExt;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::messages::{self, Planned, Written};
+
 /// What a job's run asks of the transaction (or savepoint) it ran in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -37,6 +39,17 @@ pub enum Verdict {
     /// Undo what it wrote and run it once more, in a savepoint (it found a row gone
     /// and will re-read what it relies on). Granted once per job; a second is a `Discard`.
     Retry,
+}
+
+impl Verdict {
+    /// `Keep` what succeeded, `Discard` what failed.
+    pub fn of<T, E>(result: &Result<T, E>) -> Verdict {
+        if result.is_ok() {
+            Verdict::Keep
+        } else {
+            Verdict::Discard
+        }
+    }
 }
 
 /// A future a job runs on the writer's thread; it need not be `Send`.
@@ -52,6 +65,20 @@ pub trait Job: Send {
     /// The batch has ended: committed at that instant, or failed (everything it wrote is
     /// undone). The job answers its submitter.
     fn finish(self: Box<Self>, batch: Result<Instant, &DbErr>);
+
+    /// A job that is one new message without attachments (a plain `message.send`) says so
+    /// here, with the message, and is then written with its neighbours in the queue by
+    /// multi-row statements ([`messages::create_many`]) instead of [`Job::run`]; then
+    /// [`Job::written`] tells it what was stored. `None` (the default): run it.
+    fn message(&mut self) -> Option<Planned> {
+        None
+    }
+
+    /// What the multi-row statements stored for [`Job::message`]; the job takes it as it takes
+    /// the end of a run, and says whether to keep it.
+    fn written(&mut self, _stored: Written) -> Verdict {
+        Verdict::Discard
+    }
 }
 
 /// The handle rooms submit jobs through. Cloning it is cheap.
@@ -167,20 +194,62 @@ async fn run_job(job: &mut Box<dyn Job>, txn: &DatabaseTransaction) -> Verdict {
 }
 
 /// Every job straight in one transaction; `None` (rolled back) as soon as one does not keep
-/// what it wrote.
+/// what it wrote. A run of consecutive jobs that are plain messages ([`Job::message`]) is
+/// written by one call of [`messages::create_many`]: a few statements for the whole run
+/// instead of a few per message. If that call fails, the batch is rolled back like for a
+/// failing job, and the run with savepoints finds the message at fault by writing them one
+/// at a time.
 async fn commit_plain(
     db: &DatabaseConnection,
     batch: &mut [Box<dyn Job>],
 ) -> Result<Option<Instant>, DbErr> {
     let txn = db.begin().await?;
-    for job in batch.iter_mut() {
-        if run_job(job, &txn).await != Verdict::Keep {
+    let mut next = 0;
+    while next < batch.len() {
+        let mut run = Vec::new();
+        while let Some(message) = batch.get_mut(next + run.len()).and_then(plan) {
+            run.push(message);
+        }
+        let kept = if run.is_empty() {
+            next += 1;
+            run_job(&mut batch[next - 1], &txn).await == Verdict::Keep
+        } else {
+            let jobs = &mut batch[next..next + run.len()];
+            next += run.len();
+            match messages::create_many(&txn, &run).await {
+                Ok(stored) => jobs
+                    .iter_mut()
+                    .zip(stored)
+                    .all(|(job, stored)| take_written(job, stored) == Verdict::Keep),
+                Err(e) => {
+                    log::info!(
+                        "{} messages written together failed ({e}); they are written one at a time",
+                        run.len()
+                    );
+                    false
+                }
+            }
+        };
+        if !kept {
             txn.rollback().await?;
             return Ok(None);
         }
     }
     txn.commit().await?;
     Ok(Some(Instant::now()))
+}
+
+/// A job's [`Job::message`]; one that panics is left to [`Job::run`].
+fn plan(job: &mut Box<dyn Job>) -> Option<Planned> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| job.message())).unwrap_or(None)
+}
+
+/// A job's [`Job::written`]; a panic counts as a failure, as in [`run_job`].
+fn take_written(job: &mut Box<dyn Job>, stored: Written) -> Verdict {
+    std::panic::catch_unwind(AssertUnwindSafe(|| job.written(stored))).unwrap_or_else(|_| {
+        log::error!("a room write panicked; it is rolled back alone");
+        Verdict::Discard
+    })
 }
 
 async fn commit_with_savepoints(

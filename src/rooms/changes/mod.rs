@@ -34,6 +34,22 @@ pub(crate) trait Write {
         txn: &DatabaseTransaction,
         room: &Room,
     ) -> Result<Outcome<Self::Answer>, WriteError>;
+
+    /// A change that is one new message without attachments gives it here, when `room`
+    /// allows it, to be written with others of its batch (`store::writer::Job::message`);
+    /// anything else (the default) is written by [`Write::write`].
+    fn planned(&self, _room: &Room) -> Option<store::messages::Planned> {
+        None
+    }
+
+    /// What [`Write::planned`]'s message became once written.
+    fn written(
+        &self,
+        _room: &Room,
+        _stored: store::messages::Written,
+    ) -> Result<Outcome<Self::Answer>, WriteError> {
+        Err(ChatError::internal("room write", "written without a planned message").into())
+    }
 }
 
 /// What a committed change means for the actor.
