@@ -3,8 +3,11 @@
 //! notification for every other member), committed — on a temporary SQLite file opened the
 //! way the server opens it (WAL, `synchronous = NORMAL`).
 //!
-//! `message_send_batched_64` is the same write as the writer runs it under load: 64 of them in
-//! one transaction, one commit (time per send).
+//! `message_send_batched_64` is that write 64 times in one transaction, one commit (time per
+//! send): the writer's batch when it writes each send by itself (a message with media, or the
+//! retry after a failure). `message_send_multirow_64` is the batch as the writer writes 64
+//! plain sends: `store::messages::create_many`, four statements for all of them (one query on
+//! SQLite), with the senders' unread counters.
 //!
 //! Per room size (2 members: a one-to-one chat's recipient count; 300: a full channel), the
 //! baseline in the same run, `baseline_without_notifications`, is the same write with
@@ -18,8 +21,9 @@ use std::time::Instant;
 use chatd::auth::Identity;
 use chatd::config::Settings;
 use chatd::sanitize::sanitize;
+use chatd::store;
+use chatd::store::messages::{NewMessage, Planned};
 use chatd::store::notifications::NotificationKind;
-use chatd::store::{self, messages::NewMessage};
 use criterion::{criterion_group, criterion_main, Criterion};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
@@ -63,6 +67,21 @@ async fn write_batch(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64],
             .await
             .expect("create");
     }
+    txn.commit().await.expect("commit");
+}
+
+/// `count` plain sends as the writer commits a batch of them: one `create_many`, one commit.
+async fn write_multirow(db: &DatabaseConnection, room_id: Uuid, recipients: &[i64], count: u64) {
+    let planned: Vec<Planned> = (0..count)
+        .map(|_| Planned {
+            message: message(room_id, true),
+            recipients: recipients.len(),
+        })
+        .collect();
+    let txn = db.begin().await.expect("begin");
+    store::messages::create_many(&txn, &planned)
+        .await
+        .expect("create_many");
     txn.commit().await.expect("commit");
 }
 
@@ -121,6 +140,20 @@ fn write_path(c: &mut Criterion) {
                     while left > 0 {
                         let count = left.min(BATCH);
                         write_batch(&db, room, &recipients, count).await;
+                        left -= count;
+                    }
+                    started.elapsed()
+                })
+            })
+        });
+        group.bench_function(format!("message_send_multirow_{BATCH}"), |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let started = Instant::now();
+                    let mut left = iters;
+                    while left > 0 {
+                        let count = left.min(BATCH);
+                        write_multirow(&db, room, &recipients, count).await;
                         left -= count;
                     }
                     started.elapsed()

@@ -141,6 +141,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(busy)
+            // What SQLite keeps aside during a statement stays in memory instead of a file
+            // created and unlinked for the purpose.
+            .pragma("temp_store", "memory")
     });
     Database::connect(opts).await
 }
@@ -166,6 +169,7 @@ pub async fn connect_readers(
         o.foreign_keys(true)
             .busy_timeout(busy)
             .pragma("query_only", "ON")
+            .pragma("temp_store", "memory")
     });
     Database::connect(opts).await
 }
