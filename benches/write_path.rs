@@ -131,35 +131,28 @@ fn write_path(c: &mut Criterion) {
                 })
             });
         }
-        // Time per send, as in `message_send`, when the writer commits BATCH at a time.
-        group.bench_function(format!("message_send_batched_{BATCH}"), |b| {
-            b.iter_custom(|iters| {
-                runtime.block_on(async {
-                    let started = Instant::now();
-                    let mut left = iters;
-                    while left > 0 {
-                        let count = left.min(BATCH);
-                        write_batch(&db, room, &recipients, count).await;
-                        left -= count;
-                    }
-                    started.elapsed()
+        // Time per send, as in `message_send`, when the writer commits BATCH at a time: each
+        // send by itself, or all of them in multi-row statements.
+        for (name, multirow) in [("batched", false), ("multirow", true)] {
+            group.bench_function(format!("message_send_{name}_{BATCH}"), |b| {
+                b.iter_custom(|iters| {
+                    runtime.block_on(async {
+                        let started = Instant::now();
+                        let mut left = iters;
+                        while left > 0 {
+                            let count = left.min(BATCH);
+                            if multirow {
+                                write_multirow(&db, room, &recipients, count).await;
+                            } else {
+                                write_batch(&db, room, &recipients, count).await;
+                            }
+                            left -= count;
+                        }
+                        started.elapsed()
+                    })
                 })
-            })
-        });
-        group.bench_function(format!("message_send_multirow_{BATCH}"), |b| {
-            b.iter_custom(|iters| {
-                runtime.block_on(async {
-                    let started = Instant::now();
-                    let mut left = iters;
-                    while left > 0 {
-                        let count = left.min(BATCH);
-                        write_multirow(&db, room, &recipients, count).await;
-                        left -= count;
-                    }
-                    started.elapsed()
-                })
-            })
-        });
+            });
+        }
         group.finish();
     }
     for suffix in ["", "-wal", "-shm"] {
