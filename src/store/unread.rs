@@ -13,7 +13,7 @@
 //! | event | statement |
 //! | --- | --- |
 //! | join | `store::rooms::admit`: `settled` starts at the room's `messages_posted` |
-//! | `message.send` | `messages_posted` + 1 (with `last_message`); [`count_new_message`]: the sender's `settled` + 1 |
+//! | `message.send` | `messages_posted` + 1 (with `last_message`); [`count_new_message`] (or [`count_new_messages`] for a batch's plain sends): the sender's `settled` + 1 |
 //! | `message.read` (single, bulk) | [`forget_read`] before the receipts: the reader's counted messages among those read |
 //! | `message.modify` delete (soft, hard) | [`forget_deleted`] before the delete: each member's counted messages among those deleted |
 //! | `chatd users delete` | [`forget_sender`] before the cascade: every member's counted messages of that user |
