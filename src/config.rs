@@ -57,6 +57,10 @@ pub struct ServerSettings {
     pub drain_seconds: f64,
     /// Seconds open connections get to close once told to go away.
     pub shutdown_timeout: f64,
+    /// Most bytes one read of a WebSocket takes from its socket.
+    pub socket_read_bytes: usize,
+    /// Encoded frames gathered for one write of a WebSocket before the session waits for it.
+    pub socket_write_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -345,6 +349,8 @@ impl Settings {
             return invalid("console.dev_token_ttl", "must be at least 1");
         }
         for (key, cap) in [
+            ("server.socket_read_bytes", self.server.socket_read_bytes),
+            ("server.socket_write_bytes", self.server.socket_write_bytes),
             ("mailboxes.session", self.mailboxes.session),
             ("mailboxes.room", self.mailboxes.room),
             ("mailboxes.notification", self.mailboxes.notification),

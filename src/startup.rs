@@ -7,7 +7,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::dev::{Server, ServerHandle};
+use actix_http::body::BoxBody;
+use actix_http::{HttpService, Response};
+use actix_service::{boxed, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use sea_orm::DbErr;
 
@@ -137,38 +140,62 @@ impl Application {
             .transpose()?;
         let metrics_on_main = settings.metrics.enabled && admin_listener.is_none();
 
-        let readiness_data = web::Data::new(readiness.clone());
-        let path = settings.server.websocket_path.clone();
-        let app_settings = settings.clone();
-        let app_state = web::Data::from(state.clone());
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .app_data(readiness_data.clone())
-                .configure(http::health::configure)
-                .configure(|cfg| {
-                    if metrics_on_main {
-                        http::metrics::configure(cfg);
-                    }
-                })
-                .configure(|cfg| http::console::configure(cfg, &app_settings))
-                .route(&path, web::route().to(ws::endpoint))
-                .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
-        })
-        // Replies are small frames sent back to back; Nagle's algorithm would hold each one
-        // behind the client's delayed ACK of the previous (~40 ms).
-        .tcp_nodelay(true)
-        // Close the TCP connection as soon as the close frame is flushed. Otherwise actix keeps
-        // reading ("lingering") up to this timeout, waiting for the client to close first, since
-        // a WebSocket's request body only ends with the connection.
-        .client_disconnect_timeout(std::time::Duration::ZERO)
-        .disable_signals()
-        .shutdown_timeout(whole_seconds(settings.shutdown_timeout()));
+        let routes = Routes {
+            state: web::Data::from(state.clone()),
+            readiness: web::Data::new(readiness.clone()),
+            settings: settings.clone(),
+            metrics_on_main,
+        };
+        let buffers = ws::SocketBuffers {
+            read: settings.server.socket_read_bytes,
+            write: settings.server.socket_write_bytes,
+        };
+        let addr = listener
+            .local_addr()
+            .map_err(|source| bind_error(&settings.server.host, port, source))?;
+        // actix-web's `HttpServer` cannot give actix-http an upgrade service, so the main
+        // listener is put together from the same parts, with the same settings.
+        let mut builder = actix_server::Server::build()
+            .disable_signals()
+            .shutdown_timeout(whole_seconds(settings.shutdown_timeout()));
         if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
+            builder = builder.workers(settings.server.workers);
         }
-        let server = server
-            .listen(listener)
+        let shutdown_signal = builder.graceful_shutdown_signal();
+        let server = builder
+            .listen("chatd", listener, move || {
+                let signal = shutdown_signal.clone();
+                // The host and address actix-web would put here serve URL generation, which
+                // chatd does not use (and actix-web keeps their constructor to itself).
+                let config = |()| AppConfig::default();
+                let upgrade_app = boxed::factory(
+                    map_config(routes.application().into_factory(), config)
+                        .map(Response::from)
+                        .map_err(|e| e.error_response().into()),
+                );
+                HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let signal = signal.clone();
+                        async move { signal.notified().await }
+                    })
+                    // Replies are small frames sent back to back; Nagle's algorithm would hold
+                    // each one behind the client's delayed ACK of the previous (~40 ms).
+                    .tcp_nodelay(true)
+                    // Close the TCP connection as soon as a response that ends it is flushed,
+                    // rather than keep reading ("lingering") for the client to close first.
+                    .client_disconnect_timeout(Duration::ZERO)
+                    .local_addr(addr)
+                    // WebSockets leave the h1 dispatcher (and its buffers) after the handshake.
+                    .upgrade(ws::UpgradeFactory::new(upgrade_app, buffers))
+                    .finish(map_config(
+                        routes
+                            .application()
+                            .into_factory()
+                            .map_err(|e| e.error_response()),
+                        config,
+                    ))
+                    .tcp()
+            })
             .map_err(|source| bind_error(&settings.server.host, port, source))?
             .run();
 
@@ -245,6 +272,45 @@ impl Application {
         self.writer_stop.stop().await;
         self.writes.stop();
         main.and(admin)
+    }
+}
+
+/// What the HTTP routes are built from, in each worker (and again for its upgrade service).
+#[derive(Clone)]
+struct Routes {
+    state: web::Data<AppState>,
+    readiness: web::Data<Arc<Readiness>>,
+    settings: Arc<Settings>,
+    metrics_on_main: bool,
+}
+
+impl Routes {
+    fn application(
+        &self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<BoxBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        App::new()
+            .app_data(self.state.clone())
+            .app_data(self.readiness.clone())
+            .configure(http::health::configure)
+            .configure(|cfg| {
+                if self.metrics_on_main {
+                    http::metrics::configure(cfg);
+                }
+            })
+            .configure(|cfg| http::console::configure(cfg, &self.settings))
+            .route(
+                &self.settings.server.websocket_path,
+                web::route().to(ws::endpoint),
+            )
+            .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     }
 }
 

@@ -1,34 +1,37 @@
-//! `GET /messaging/`: authenticate, then hand the socket to a session actor. The only code
-//! that touches actix-web-actors (deprecated upstream, so it stays boxed in here).
+//! `GET /messaging/`: authenticate, then hand the socket to a session actor (run by
+//! [`upgrade`], outside actix-http's dispatcher). The only code that touches actix-web-actors
+//! (deprecated upstream, so it stays boxed in here).
 
 mod frame_guard;
 mod session;
+mod upgrade;
+
+use std::sync::Arc;
 
 use actix::{Actor, ActorContext, StreamHandler};
-use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use actix_web::{http::header, web, HttpMessage, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::{auth, store};
-use frame_guard::FrameGuard;
 
 pub use session::WsSession;
+pub use upgrade::{AppFactory, SocketBuffers, UpgradeFactory};
 
 /// Close code and reason for a connection without a valid token (DECISIONS 1).
 pub const AUTH_FAILED: (u16, &str) = (4001, "Authentication failed");
 
 pub async fn endpoint(
     req: HttpRequest,
-    stream: web::Payload,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    if !is_websocket_upgrade(&req) {
+    // Only a request that actix-http handed to the upgrade service can become a WebSocket:
+    // that service takes the socket over once this answer is written.
+    if !is_websocket_upgrade(&req) || req.extensions().get::<Upgrading>().is_none() {
         return Ok(HttpResponse::BadRequest().body("this endpoint only speaks WebSocket\n"));
     }
     let max_frame = app.settings.limits.max_frame_bytes;
-    // Every byte from the client passes the guard before the codec buffers it.
-    let (stream, verdict) = FrameGuard::new(stream, max_frame);
     // Every line logged about this connection, from here on, carries this id.
     let conn = Uuid::new_v4();
     let token = first_query_value(&req, "token");
@@ -37,9 +40,7 @@ pub async fn endpoint(
         Err(e) => {
             app.metrics.auth_failed(&e);
             log::info!(conn:% = conn; "refusing connection: {e}");
-            return ws::WsResponseBuilder::new(Rejected, &req, stream)
-                .frame_size(max_frame)
-                .start();
+            return accept(&req, Handover::Rejected { max_frame });
         }
     };
     let user = match store::users::upsert_from_identity(&app.db, &identity).await {
@@ -55,10 +56,49 @@ pub async fn endpoint(
             return Ok(HttpResponse::ServiceUnavailable().finish());
         }
     };
-    let session = WsSession::new(app.into_inner(), user, verdict, conn);
-    ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(max_frame)
-        .start()
+    accept(
+        &req,
+        Handover::Session(SessionParts {
+            app: app.into_inner(),
+            user,
+            conn,
+        }),
+    )
+}
+
+/// The handshake's answer (101, or actix's refusal of a malformed handshake), carrying what
+/// the upgrade service needs to run the connection.
+fn accept(req: &HttpRequest, handover: Handover) -> Result<HttpResponse, actix_web::Error> {
+    let mut res = ws::handshake(req)?.finish();
+    res.extensions_mut().insert(handover);
+    Ok(res)
+}
+
+/// Marks a request that the upgrade service passes to the application.
+struct Upgrading;
+
+/// What the endpoint decided, for the upgrade service: the actor to run over the socket.
+enum Handover {
+    Session(SessionParts),
+    /// Failed authentication: accepted, then closed with 4001.
+    Rejected {
+        max_frame: usize,
+    },
+}
+
+struct SessionParts {
+    app: Arc<AppState>,
+    user: entity::user::Model,
+    conn: Uuid,
+}
+
+impl Handover {
+    fn max_frame(&self) -> usize {
+        match self {
+            Handover::Session(parts) => parts.app.settings.limits.max_frame_bytes,
+            Handover::Rejected { max_frame } => *max_frame,
+        }
+    }
 }
 
 fn is_websocket_upgrade(req: &HttpRequest) -> bool {

@@ -1,0 +1,275 @@
+//! A WebSocket after its handshake, outside actix-http's h1 dispatcher.
+//!
+//! Why: the dispatcher keeps an 8 KiB read and an 8 KiB write buffer for as long as it serves a
+//! connection, and a WebSocket answered from a handler is served by it until it closes: most
+//! of what an idle connection held (docs/performance.md "What an idle connection holds").
+//! actix-http hands a request with `Upgrade: websocket` to an upgrade service together with the
+//! socket and ends the dispatcher, freeing its buffers. That service here passes the request to
+//! the same application as any other (so every answer, the handshake's included, comes from
+//! [`super::endpoint`] and the routes), writes the response, and, when the endpoint accepted the
+//! WebSocket, runs its actor over the raw socket: reads take a buffer only while they read
+//! (`server.socket_read_bytes`), and writes gather the encoded frames of a burst into one
+//! buffer that is released once written (`server.socket_write_bytes`).
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use actix_codec::{Encoder, Framed};
+use actix_http::body::{self, BodySize, BoxBody};
+use actix_http::{h1, ConnectionType, HttpMessage, Request, Response, StatusCode};
+use actix_rt::net::TcpStream;
+use actix_service::boxed::{BoxService, BoxServiceFactory};
+use actix_service::{Service, ServiceFactory};
+use actix_web::error::PayloadError;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web_actors::ws;
+use futures_core::future::LocalBoxFuture;
+use futures_core::stream::LocalBoxStream;
+use futures_core::Stream;
+use tokio::io::AsyncWrite;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::frame_guard::FrameGuard;
+use super::{Handover, Rejected, Upgrading, WsSession};
+
+/// The application as the upgrade service calls it: a request in, a response out (its errors
+/// already rendered as responses).
+pub type AppFactory = BoxServiceFactory<(), Request, Response<BoxBody>, Response<BoxBody>, ()>;
+type AppService = BoxService<Request, Response<BoxBody>, Response<BoxBody>>;
+
+/// Socket buffer sizes of an upgraded connection (`server.socket_*_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct SocketBuffers {
+    pub read: usize,
+    pub write: usize,
+}
+
+/// actix-http's upgrade service factory, one per HTTP worker.
+pub struct UpgradeFactory {
+    app: AppFactory,
+    buffers: SocketBuffers,
+}
+
+impl UpgradeFactory {
+    pub fn new(app: AppFactory, buffers: SocketBuffers) -> UpgradeFactory {
+        UpgradeFactory { app, buffers }
+    }
+}
+
+type Upgraded = (Request, Framed<TcpStream, h1::Codec>);
+
+impl ServiceFactory<Upgraded> for UpgradeFactory {
+    type Response = ();
+    type Error = actix_web::Error;
+    type Config = ();
+    type Service = UpgradeService;
+    type InitError = ();
+    type Future = LocalBoxFuture<'static, Result<UpgradeService, ()>>;
+
+    fn new_service(&self, _: ()) -> Self::Future {
+        let app = self.app.new_service(());
+        let buffers = self.buffers;
+        Box::pin(async move {
+            Ok(UpgradeService {
+                app: app.await?,
+                buffers,
+            })
+        })
+    }
+}
+
+pub struct UpgradeService {
+    app: AppService,
+    buffers: SocketBuffers,
+}
+
+impl Service<Upgraded> for UpgradeService {
+    type Response = ();
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<(), actix_web::Error>>;
+
+    actix_service::always_ready!();
+
+    fn call(&self, (req, framed): Upgraded) -> Self::Future {
+        // Tells the endpoint that it may accept: someone will take the socket over.
+        req.extensions_mut().insert(Upgrading);
+        let answered = self.app.call(req);
+        let buffers = self.buffers;
+        Box::pin(async move {
+            let res = answered.await.unwrap_or_else(|res| res);
+            // A client that went away is not the server's error: nothing to report.
+            if let Err(e) = serve(res, framed, buffers).await {
+                log::debug!("upgraded connection ended with an I/O error: {e}");
+            }
+            Ok(())
+        })
+    }
+}
+
+async fn serve(
+    res: Response<BoxBody>,
+    framed: Framed<TcpStream, h1::Codec>,
+    buffers: SocketBuffers,
+) -> io::Result<()> {
+    let parts = framed.into_parts();
+    let (mut codec, io, unread) = (parts.codec, parts.io, parts.read_buf);
+    let (mut head, body) = res.into_parts();
+    let handover = head.extensions_mut().remove::<Handover>();
+    let mut out = BytesMut::new();
+    match handover {
+        Some(handover) if head.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            codec.encode(h1::Message::Item((head, BodySize::None)), &mut out)?;
+            drop(codec);
+            run(handover, io, unread.freeze(), out, buffers).await
+        }
+        _ => {
+            // Any other answer, as the dispatcher would give it: the request's body (which
+            // `Upgrade: websocket` makes the rest of the stream) is not read, so the
+            // connection closes after it.
+            head.head_mut().set_connection_type(ConnectionType::Close);
+            let body = body::to_bytes(body)
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let size = BodySize::Sized(body.len() as u64);
+            codec.encode(h1::Message::Item((head, size)), &mut out)?;
+            if !body.is_empty() {
+                codec.encode(h1::Message::Chunk(Some(body)), &mut out)?;
+            }
+            codec.encode(h1::Message::Chunk(None), &mut out)?;
+            let (_, mut write) = io.into_split();
+            write_out(&mut write, &mut out).await
+        }
+    }
+}
+
+/// Runs the accepted connection's actor until it stops, then closes the socket (without
+/// lingering: bytes the client still sends are refused).
+async fn run(
+    handover: Handover,
+    io: TcpStream,
+    unread: Bytes,
+    head: BytesMut,
+    buffers: SocketBuffers,
+) -> io::Result<()> {
+    let (read, mut write) = io.into_split();
+    let input = SocketReader {
+        read,
+        unread: (!unread.is_empty()).then_some(unread),
+        chunk: buffers.read,
+    };
+    let max_frame = handover.max_frame();
+    // Every byte from the client passes the guard before the codec buffers it.
+    let (input, verdict) = FrameGuard::new(input, max_frame);
+    let codec = actix_http::ws::Codec::new().max_size(max_frame);
+    let output: LocalBoxStream<'static, Result<Bytes, actix_web::Error>> = match handover {
+        Handover::Session(parts) => Box::pin(ws::WebsocketContext::with_codec(
+            WsSession::new(parts.app, parts.user, verdict, parts.conn),
+            input,
+            codec,
+        )),
+        Handover::Rejected { .. } => {
+            Box::pin(ws::WebsocketContext::with_codec(Rejected, input, codec))
+        }
+    };
+    let mut pump = Pump {
+        output,
+        ended: false,
+        pending: head,
+        limit: buffers.write,
+    };
+    poll_fn(|cx| pump.poll(cx, &mut write)).await
+}
+
+async fn write_out(write: &mut OwnedWriteHalf, out: &mut BytesMut) -> io::Result<()> {
+    poll_fn(|cx| poll_write_all(Pin::new(&mut *write), cx, out)).await
+}
+
+fn poll_write_all(
+    mut write: Pin<&mut OwnedWriteHalf>,
+    cx: &mut Context<'_>,
+    out: &mut BytesMut,
+) -> Poll<io::Result<()>> {
+    while !out.is_empty() {
+        match ready!(write.as_mut().poll_write(cx, out))? {
+            0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            n => {
+                let _ = out.split_to(n);
+            }
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// Moves the actor's encoded frames to the socket. The actor runs inside `output` (actix's
+/// context future is polled by whoever reads its stream), so while `limit` bytes wait for a
+/// client that does not read, it does not run: its outbox fills and Presence closes it (1013).
+struct Pump {
+    output: LocalBoxStream<'static, Result<Bytes, actix_web::Error>>,
+    ended: bool,
+    pending: BytesMut,
+    limit: usize,
+}
+
+impl Pump {
+    fn poll(&mut self, cx: &mut Context<'_>, write: &mut OwnedWriteHalf) -> Poll<io::Result<()>> {
+        loop {
+            // Everything the actor has ready joins one write: a burst costs one send().
+            let mut idle = false;
+            while !self.ended && self.pending.len() < self.limit {
+                match self.output.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Ok(chunk))) => self.pending.extend_from_slice(&chunk),
+                    Poll::Ready(Some(Err(e))) => {
+                        return Poll::Ready(Err(io::Error::other(e.to_string())))
+                    }
+                    Poll::Ready(None) => self.ended = true,
+                    Poll::Pending => {
+                        idle = true;
+                        break;
+                    }
+                }
+            }
+            ready!(poll_write_all(Pin::new(&mut *write), cx, &mut self.pending))?;
+            // Written: an idle connection keeps no write buffer.
+            self.pending = BytesMut::new();
+            if self.ended {
+                return Poll::Ready(Ok(()));
+            }
+            if idle {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// The client's bytes, read from the socket as they arrive. The read buffer is allocated once
+/// the socket is readable and handed on with the bytes, so nothing stays allocated between
+/// frames.
+struct SocketReader {
+    read: OwnedReadHalf,
+    /// What the client sent after the handshake's request, read along with it.
+    unread: Option<Bytes>,
+    chunk: usize,
+}
+
+impl Stream for SocketReader {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(unread) = self.unread.take() {
+            return Poll::Ready(Some(Ok(unread)));
+        }
+        let socket = self.read.as_ref();
+        loop {
+            ready!(socket.poll_read_ready(cx)).map_err(PayloadError::Io)?;
+            let mut buf = BytesMut::with_capacity(self.chunk);
+            match socket.try_read_buf(&mut buf) {
+                Ok(0) => return Poll::Ready(None),
+                Ok(_) => return Poll::Ready(Some(Ok(buf.freeze()))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Some(Err(PayloadError::Io(e)))),
+            }
+        }
+    }
+}
