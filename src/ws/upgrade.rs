@@ -113,8 +113,12 @@ async fn serve(
     framed: Framed<TcpStream, h1::Codec>,
     buffers: SocketBuffers,
 ) -> io::Result<()> {
+    // The dispatcher's buffers come along: the read buffer's unread bytes are kept (as their
+    // own allocation), the rest is freed now rather than held for the connection's lifetime.
     let parts = framed.into_parts();
-    let (mut codec, io, unread) = (parts.codec, parts.io, parts.read_buf);
+    let (mut codec, io) = (parts.codec, parts.io);
+    let unread = Bytes::copy_from_slice(&parts.read_buf);
+    drop((parts.read_buf, parts.write_buf));
     let (mut head, body) = res.into_parts();
     let handover = head.extensions_mut().remove::<Handover>();
     let mut out = BytesMut::new();
@@ -122,7 +126,7 @@ async fn serve(
         Some(handover) if head.status() == StatusCode::SWITCHING_PROTOCOLS => {
             codec.encode(h1::Message::Item((head, BodySize::None)), &mut out)?;
             drop(codec);
-            run(handover, io, unread.freeze(), out, buffers).await
+            run(handover, io, unread, out, buffers).await
         }
         _ => {
             // Any other answer, as the dispatcher would give it: the request's body (which
