@@ -274,7 +274,7 @@ impl Handler<Outbound> for WsSession {
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
         match msg {
-            // All of them before the socket is written: actix-http sends them in one write().
+            // All of them before the socket is written: one send() (`upgrade::Pump`).
             Outbound::Flush => {
                 for frame in self.outbox.take_all() {
                     ctx.text(frame);
