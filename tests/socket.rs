@@ -1,5 +1,6 @@
-//! The endpoint at the TCP level: replies are not held back by Nagle's algorithm, and the server
-//! closes the TCP connection as soon as its close frame is out.
+//! The endpoint at the TCP level: replies are not held back by Nagle's algorithm, the server
+//! closes the TCP connection as soon as its close frame is out, and the hand-over of the socket
+//! after the handshake (src/ws/upgrade.rs) loses no byte and serves other routes as usual.
 
 mod common;
 
@@ -51,4 +52,61 @@ async fn after_the_close_handshake_the_server_closes_the_connection_without_ling
         "the server kept reading {REFUSAL_CAP} bytes after the close handshake"
     );
     client.recv_end().await;
+}
+
+/// Sends `request` (and whatever follows it) in one write and reads until `until` shows up in
+/// the answer or the server closes. Server frames are unmasked, so their JSON reads as is.
+async fn raw_exchange(port: u16, request: Vec<u8>, until: &'static str) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(&request).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains(until) {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+const UPGRADE_HEADERS: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+#[tokio::test]
+async fn a_frame_sent_in_the_same_packet_as_the_handshake_is_read() {
+    // The upgrade hands the socket over with whatever was read along with the request.
+    let app = spawn_app().await;
+    let mut request = format!(
+        "GET /messaging/?token={} HTTP/1.1\r\nHost: x\r\n{UPGRADE_HEADERS}\r\n",
+        app.token(1)
+    )
+    .into_bytes();
+    let heartbeat = json!({"event_type": "session.heartbeat", "data": {}}).to_string();
+    request.extend(raw::client_frame(true, raw::TEXT, heartbeat.as_bytes()));
+    let answer = raw_exchange(app.port, request, "success").await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    let notifications = answer.find("chat.notifications").expect(&answer);
+    let ack = answer.find("success").expect(&answer);
+    assert!(notifications < ack, "{answer}");
+}
+
+#[tokio::test]
+async fn other_routes_answer_requests_with_upgrade_headers_as_usual() {
+    let app = spawn_app().await;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{UPGRADE_HEADERS}\r\n");
+    let answer = raw_exchange(app.port, request.into_bytes(), r#""status":"ok""#).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    let request = format!("GET /nowhere HTTP/1.1\r\nHost: x\r\n{UPGRADE_HEADERS}\r\n");
+    let answer = raw_exchange(app.port, request.into_bytes(), "\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
