@@ -96,11 +96,21 @@ impl Service<Upgraded> for UpgradeService {
         // Tells the endpoint that it may accept: someone will take the socket over.
         req.extensions_mut().insert(Upgrading);
         let answered = self.app.call(req);
+        // This future lives as long as the connection, and its size is fixed at its largest
+        // state: what only the hand-over needs is boxed apart (the dispatcher's codec and
+        // buffers, the accepted session's parts) or awaited in a box of its own (any answer
+        // but a 101), so that it is freed once used.
+        let framed = Box::new(framed);
         let buffers = self.buffers;
         Box::pin(async move {
             let res = answered.await.unwrap_or_else(|res| res);
+            let ended = match hand_over(res, *framed) {
+                Ok(HandOver::Accepted(accepted)) => run(accepted, buffers).await,
+                Ok(HandOver::Answer(answer)) => answer.await,
+                Err(e) => Err(e),
+            };
             // A client that went away is not the server's error: nothing to report.
-            if let Err(e) = serve(res, framed, buffers).await {
+            if let Err(e) = ended {
                 log::debug!("upgraded connection ended with an I/O error: {e}");
             }
             Ok(())
@@ -108,11 +118,22 @@ impl Service<Upgraded> for UpgradeService {
     }
 }
 
-async fn serve(
-    res: Response<BoxBody>,
-    framed: Framed<TcpStream, h1::Codec>,
-    buffers: SocketBuffers,
-) -> io::Result<()> {
+enum HandOver {
+    /// The WebSocket was accepted: its 101 is encoded, ready to be written first.
+    Accepted(Box<Accepted>),
+    /// Any other answer, written by this future.
+    Answer(LocalBoxFuture<'static, io::Result<()>>),
+}
+
+struct Accepted {
+    handover: Handover,
+    io: TcpStream,
+    /// What the client sent after the handshake's request, read along with it.
+    unread: Bytes,
+    head: BytesMut,
+}
+
+fn hand_over(res: Response<BoxBody>, framed: Framed<TcpStream, h1::Codec>) -> io::Result<HandOver> {
     // The dispatcher's buffers come along: the read buffer's unread bytes are kept (as their
     // own allocation), the rest is freed now rather than held for the connection's lifetime.
     let parts = framed.into_parts();
@@ -125,13 +146,16 @@ async fn serve(
     match handover {
         Some(handover) if head.status() == StatusCode::SWITCHING_PROTOCOLS => {
             codec.encode(h1::Message::Item((head, BodySize::None)), &mut out)?;
-            drop(codec);
-            run(handover, io, unread, out, buffers).await
+            Ok(HandOver::Accepted(Box::new(Accepted {
+                handover,
+                io,
+                unread,
+                head: out,
+            })))
         }
-        _ => {
-            // Any other answer, as the dispatcher would give it: the request's body (which
-            // `Upgrade: websocket` makes the rest of the stream) is not read, so the
-            // connection closes after it.
+        _ => Ok(HandOver::Answer(Box::pin(async move {
+            // As the dispatcher would give it: the request's body (which `Upgrade: websocket`
+            // makes the rest of the stream) is not read, so the connection closes after it.
             head.head_mut().set_connection_type(ConnectionType::Close);
             let body = body::to_bytes(body)
                 .await
@@ -144,19 +168,19 @@ async fn serve(
             codec.encode(h1::Message::Chunk(None), &mut out)?;
             let (_, mut write) = io.into_split();
             write_out(&mut write, &mut out).await
-        }
+        }))),
     }
 }
 
 /// Runs the accepted connection's actor until it stops, then closes the socket (without
 /// lingering: bytes the client still sends are refused).
-async fn run(
-    handover: Handover,
-    io: TcpStream,
-    unread: Bytes,
-    head: BytesMut,
-    buffers: SocketBuffers,
-) -> io::Result<()> {
+async fn run(accepted: Box<Accepted>, buffers: SocketBuffers) -> io::Result<()> {
+    let Accepted {
+        handover,
+        io,
+        unread,
+        head,
+    } = *accepted;
     let (read, mut write) = io.into_split();
     let input = SocketReader {
         read,
