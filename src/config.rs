@@ -83,6 +83,8 @@ pub struct DatabaseSettings {
     pub write_batch_max: usize,
     /// Room writes waiting for the writer; a full queue holds back the rooms that submit.
     pub write_queue: usize,
+    /// Prepared statements each connection keeps for reuse (0: none kept).
+    pub statement_cache: usize,
 }
 
 /// SQLite's `synchronous` pragma, in WAL mode.

@@ -136,8 +136,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         SqliteSynchronous::Full => sea_orm::sqlx::sqlite::SqliteSynchronous::Full,
     };
     let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
+    let cache = settings.statement_cache;
     opts.map_sqlx_sqlite_opts(move |o| {
-        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        o.statement_cache_capacity(cache)
+            .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(busy)
@@ -165,8 +167,10 @@ pub async fn connect_readers(
     let readers = settings.sqlite_readers;
     let mut opts = options(settings, readers, settings.min_connections.min(readers));
     let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
+    let cache = settings.statement_cache;
     opts.map_sqlx_sqlite_opts(move |o| {
-        o.foreign_keys(true)
+        o.statement_cache_capacity(cache)
+            .foreign_keys(true)
             .busy_timeout(busy)
             .pragma("query_only", "ON")
             .pragma("temp_store", "memory")
@@ -184,6 +188,12 @@ fn options(settings: &DatabaseSettings, max: u32, min: u32) -> ConnectOptions {
         .min_connections(min)
         .acquire_timeout(Duration::from_secs_f64(settings.acquire_timeout))
         .sqlx_logging(false);
+    // sqlx keeps 100 prepared statements a connection by default. Most of the writer's are
+    // multi-row statements whose text changes with the batch (messages, rooms, senders), so
+    // they are rarely reused and a long cache holds mostly those, at a fraction of a
+    // megabyte each (docs/performance.md, "Multi-row statements per batch").
+    let cache = settings.statement_cache;
+    opts.map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(cache));
     opts
 }
 
