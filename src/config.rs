@@ -61,6 +61,8 @@ pub struct ServerSettings {
     pub socket_read_bytes: usize,
     /// Encoded frames gathered for one write of a WebSocket before the session waits for it.
     pub socket_write_bytes: usize,
+    /// Seconds a WebSocket's pending bytes may wait on a client that takes none of them.
+    pub write_stall_timeout: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -303,6 +305,10 @@ impl Settings {
             ),
             ("rooms.actor_idle_timeout", self.rooms.actor_idle_timeout),
             ("server.shutdown_timeout", self.server.shutdown_timeout),
+            (
+                "server.write_stall_timeout",
+                self.server.write_stall_timeout,
+            ),
             ("health.database_timeout", self.health.database_timeout),
             (
                 "sessions.last_seen_flush_interval",
@@ -415,6 +421,10 @@ impl Settings {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.server.shutdown_timeout)
+    }
+
+    pub fn write_stall_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.server.write_stall_timeout)
     }
 
     pub fn readiness_database_timeout(&self) -> Duration {

@@ -149,6 +149,7 @@ impl Application {
         let buffers = ws::SocketBuffers {
             read: settings.server.socket_read_bytes,
             write: settings.server.socket_write_bytes,
+            write_stall: settings.write_stall_timeout(),
         };
         let addr = listener
             .local_addr()

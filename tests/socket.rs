@@ -1,11 +1,15 @@
 //! The endpoint at the TCP level: replies are not held back by Nagle's algorithm, the server
 //! closes the TCP connection as soon as its close frame is out, and the hand-over of the socket
-//! after the handshake (src/ws/upgrade.rs) loses no byte and serves other routes as usual.
+//! after the handshake (src/ws/upgrade.rs) loses no byte and serves other routes as usual, and
+//! a client that stops reading is dropped once its socket stays full.
 
 mod common;
 
-use common::{raw, spawn_app, REFUSAL_CAP};
+use std::time::Duration;
+
+use common::{raw, spawn_app, spawn_app_with, REFUSAL_CAP};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -109,4 +113,65 @@ async fn other_routes_answer_requests_with_upgrade_headers_as_usual() {
     let request = format!("GET /nowhere HTTP/1.1\r\nHost: x\r\n{UPGRADE_HEADERS}\r\n");
     let answer = raw_exchange(app.port, request.into_bytes(), "\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_once_its_socket_stays_full() {
+    // While its write waits, a session does not run: without `server.write_stall_timeout`
+    // nothing would end a client that stopped reading (the idle expiry and the 1013 close both
+    // need the session to run).
+    let app = spawn_app_with(&[("server.write_stall_timeout", "0.3")]).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // Small buffers on the client's side, so that the sockets fill after little traffic.
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], app.port).into())
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /messaging/?token={} HTTP/1.1\r\nHost: x\r\n{UPGRADE_HEADERS}\r\n",
+        app.token(1)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let state = app.state();
+    app.eventually("the session is registered", || {
+        let state = state.clone();
+        async move { state.presence.connection_count() == 1 }
+    })
+    .await;
+
+    // Heartbeats whose answers are never read, until the server takes no more of them (its
+    // session waits behind a full socket) or has already dropped the connection.
+    let heartbeat = json!({"event_type": "session.heartbeat", "data": {}}).to_string();
+    let burst = raw::client_frame(true, raw::TEXT, heartbeat.as_bytes()).repeat(256);
+    let mut written = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), stream.write_all(&burst)).await {
+            Ok(Ok(())) => written += burst.len(),
+            Ok(Err(_)) | Err(_) => break,
+        }
+        assert!(
+            written < REFUSAL_CAP,
+            "the server kept reading every answer's way"
+        );
+    }
+
+    // Reading now drains what was sent, then meets the end of a connection the server dropped
+    // (a session that had been kept would answer the rest and stay open).
+    let mut sink = vec![0u8; 64 * 1024];
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection stayed open");
+    app.eventually("the dropped session has left Presence", || {
+        let state = state.clone();
+        async move { state.presence.connection_count() == 0 }
+    })
+    .await;
 }

@@ -11,10 +11,11 @@
 //! (`server.socket_read_bytes`), and writes gather the encoded frames of a burst into one
 //! buffer that is released once written (`server.socket_write_bytes`).
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use actix_codec::{Encoder, Framed};
 use actix_http::body::{self, BodySize, BoxBody};
@@ -30,6 +31,7 @@ use futures_core::stream::LocalBoxStream;
 use futures_core::Stream;
 use tokio::io::AsyncWrite;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Sleep;
 
 use super::frame_guard::FrameGuard;
 use super::{Handover, Rejected, Upgrading, WsSession};
@@ -39,11 +41,13 @@ use super::{Handover, Rejected, Upgrading, WsSession};
 pub type AppFactory = BoxServiceFactory<(), Request, Response<BoxBody>, Response<BoxBody>, ()>;
 type AppService = BoxService<Request, Response<BoxBody>, Response<BoxBody>>;
 
-/// Socket buffer sizes of an upgraded connection (`server.socket_*_bytes`).
+/// Socket buffer sizes of an upgraded connection (`server.socket_*_bytes`), and how long its
+/// pending bytes may wait on a client that takes none (`server.write_stall_timeout`).
 #[derive(Debug, Clone, Copy)]
 pub struct SocketBuffers {
     pub read: usize,
     pub write: usize,
+    pub write_stall: Duration,
 }
 
 /// actix-http's upgrade service factory, one per HTTP worker.
@@ -109,9 +113,13 @@ impl Service<Upgraded> for UpgradeService {
                 Ok(HandOver::Answer(answer)) => answer.await,
                 Err(e) => Err(e),
             };
-            // A client that went away is not the server's error: nothing to report.
-            if let Err(e) = ended {
-                log::debug!("upgraded connection ended with an I/O error: {e}");
+            match ended {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    log::info!("dropped a WebSocket whose client stopped reading: {e}")
+                }
+                // A client that went away is not the server's error: nothing to report.
+                Err(e) => log::debug!("upgraded connection ended with an I/O error: {e}"),
+                Ok(()) => {}
             }
             Ok(())
         })
@@ -206,6 +214,8 @@ async fn run(accepted: Box<Accepted>, buffers: SocketBuffers) -> io::Result<()> 
         ended: false,
         pending: head,
         limit: buffers.write,
+        stall: buffers.write_stall,
+        stalled: None,
     };
     poll_fn(|cx| pump.poll(cx, &mut write)).await
 }
@@ -232,12 +242,17 @@ fn poll_write_all(
 
 /// Moves the actor's encoded frames to the socket. The actor runs inside `output` (actix's
 /// context future is polled by whoever reads its stream), so while `limit` bytes wait for a
-/// client that does not read, it does not run: its outbox fills and Presence closes it (1013).
+/// client that does not read, it does not run: its outbox fills and Presence closes it (1013)
+/// once the client reads again. A client that takes no byte for `stall` is dropped: the
+/// session could not end it otherwise (its timers and mailbox are not run meanwhile).
 struct Pump {
     output: LocalBoxStream<'static, Result<Bytes, actix_web::Error>>,
     ended: bool,
     pending: BytesMut,
     limit: usize,
+    stall: Duration,
+    /// Runs while the socket takes none of `pending`; restarted by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl Pump {
@@ -258,7 +273,23 @@ impl Pump {
                     }
                 }
             }
-            ready!(poll_write_all(Pin::new(&mut *write), cx, &mut self.pending))?;
+            let before = self.pending.len();
+            if poll_write_all(Pin::new(&mut *write), cx, &mut self.pending)?.is_pending() {
+                if self.pending.len() < before {
+                    self.stalled = None;
+                }
+                let stall = self.stall;
+                let timer = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                ready!(timer.as_mut().poll(cx));
+                let waiting = self.pending.len();
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{waiting} bytes waited {stall:?} for a client that took none"),
+                )));
+            }
+            self.stalled = None;
             // Written: an idle connection keeps no write buffer.
             self.pending = BytesMut::new();
             if self.ended {
