@@ -355,3 +355,47 @@ async fn profile_claims_create_and_update_the_user() {
         ("nina2", "nina@example.com")
     );
 }
+
+/// messages.md §1.5: all frames caused by one event are emitted before the next event of the
+/// connection is processed. A dispatch to the sender's own connection is one of them, so a
+/// heartbeat sent right behind an event is answered after that event's dispatch, never before
+/// (a client may use the heartbeat's answer as a fence, as the console does).
+#[tokio::test]
+async fn an_events_own_dispatch_comes_before_the_answer_to_the_next_event() {
+    let app = spawn_app().await;
+    let mut alice = app.user(1).await;
+    let mut bob = app.user(2).await;
+    let room = common::create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    let first = common::send_message(&mut alice, room, "react to me").await;
+    bob.recv_dispatch("message.dispatch").await;
+
+    for round in 0..60 {
+        let (event, data, dispatch) = match round % 3 {
+            0 => (
+                "message.send",
+                json!({"room_id": room, "content": format!("message {round}")}),
+                "message.dispatch",
+            ),
+            1 => (
+                "message.react",
+                json!({"type": "add", "message_id": first["id"], "reaction_content": "👍"}),
+                "reaction.dispatch",
+            ),
+            _ => (
+                "message.react",
+                json!({"type": "remove", "message_id": first["id"]}),
+                "reaction.dispatch",
+            ),
+        };
+        alice.emit(event, data).await;
+        alice.emit("session.heartbeat", json!({})).await;
+        alice.recv_dispatch(dispatch).await;
+        assert_eq!(
+            alice.recv().await,
+            json!({"status": "success"}),
+            "round {round}"
+        );
+        bob.recv_dispatch(dispatch).await;
+    }
+    alice.assert_nothing_pending().await;
+}

@@ -28,6 +28,8 @@ use crate::protocol::server::Frame;
 pub struct Lease {
     room: Room,
     give_back: oneshot::Sender<Vec<Frame>>,
+    /// The lend itself, which the actor answers once it has fanned out what it got back.
+    lent: tokio::task::JoinHandle<Result<(), ChatError>>,
 }
 
 impl Lease {
@@ -37,10 +39,15 @@ impl Lease {
     }
 
     /// Returns the room to its actor, which sends `frames` to every member's connections
-    /// (R(room), from the state the lease saw) before it handles anything else.
-    pub fn give_back(self, frames: Vec<Frame>) {
+    /// (R(room), from the state the lease saw) before it handles anything else, and waits
+    /// until it has: the frames are then queued on every connection, the borrower's own
+    /// included, before its event counts as done (messages.md §1.5: all frames of one event
+    /// go out before the connection's next event is processed).
+    pub async fn give_back(self, frames: Vec<Frame>) {
         // A closed channel means the actor is gone; its members are told nothing either way.
-        let _ = self.give_back.send(frames);
+        if self.give_back.send(frames).is_ok() {
+            let _ = self.lent.await;
+        }
     }
 }
 
@@ -60,7 +67,11 @@ pub async fn borrow(registry: &Arc<RoomRegistry>, room_id: Uuid) -> Result<Lease
     let registry = registry.clone();
     let call = actix_rt::spawn(async move { registry.call(room_id, lend).await });
     match granted.await {
-        Ok(Ok(room)) => Ok(Lease { room, give_back }),
+        Ok(Ok(room)) => Ok(Lease {
+            room,
+            give_back,
+            lent: call,
+        }),
         Ok(Err(refused)) => Err(refused),
         // The terms were dropped unread: the call itself failed (no such room, or no actor).
         Err(_) => match call.await {

@@ -35,7 +35,7 @@ pub async fn modify(
         ModifyAction::Update => edit(app, &req).await?,
         ModifyAction::Delete => delete(app, room_id, &req).await?,
     };
-    lease.give_back(vec![frame]);
+    lease.give_back(vec![frame]).await;
     Ok(None)
 }
 

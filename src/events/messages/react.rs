@@ -82,6 +82,6 @@ pub async fn react(
         ReactionChange::Add(_) => routed(event::REACTION, &ReactionAdded::new(view)),
         ReactionChange::Remove => routed(event::REACTION, &ReactionRemoved::new(removed, view)),
     };
-    lease.give_back(vec![frame]);
+    lease.give_back(vec![frame]).await;
     Ok(None)
 }

@@ -64,7 +64,7 @@ pub async fn read(
             _ => routed(event::READ_RECEIPT, &group),
         };
         if let Some(lease) = leases.remove(&room) {
-            lease.give_back(vec![frame]);
+            lease.give_back(vec![frame]).await;
         }
     }
     Ok(None)
