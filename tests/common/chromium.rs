@@ -20,6 +20,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long to wait for the browser or for a condition on a page (a hang guard, not a
 /// speed requirement).
 const WAIT: Duration = Duration::from_secs(20);
+/// The console's frames panel as one line a frame (direction, event, the first bytes of its
+/// body), the last 60 of them.
+const LAST_FRAMES: &str = "[...document.querySelectorAll('#frames .frame')].slice(-60).map(f => \
+    (f.classList.contains('out') ? '-> ' : '<- ') + (f.querySelector('.name') || f).textContent.trim() \
+    + ' ' + (f.querySelector('pre') ? f.querySelector('pre').textContent.replace(/\\s+/g, ' ').slice(0, 160) : '')).join('\\n')";
 
 /// The flags this machine needs: no sandbox (root in a container), no GPU, and nothing that
 /// reaches out to the network.
@@ -235,12 +240,15 @@ impl Chromium {
                 return;
             }
             if started.elapsed() > WAIT {
+                // The frames first, one line each: CI keeps only the ends of a long output.
+                let frames = self.eval(page, LAST_FRAMES).await;
                 let text = self
                     .eval(page, "document.body ? document.body.innerText : ''")
                     .await;
                 panic!(
-                    "{}: waited in vain for {what} ({condition}); the page shows:\n{}",
+                    "{}: waited in vain for {what} ({condition}); its last frames:\n{}\nthe page shows:\n{}",
                     page.name,
+                    frames.as_str().unwrap_or_default(),
                     text.as_str().unwrap_or_default()
                 );
             }
