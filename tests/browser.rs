@@ -136,9 +136,9 @@ async fn two_users_chat_through_the_console_in_chromium() {
     .await;
     mentions(&mut browser, &alice, "#messages .state", "read by bob").await;
 
-    // Each receipt re-renders the list, and a click between two renders is lost (the button
-    // under the pointer is replaced between press and release): bob's page has seen its own
-    // read receipt, the last of them, before he clicks.
+    // A receipt re-renders the message it is about, and a click between two renders of it is
+    // lost (the button under the pointer is replaced between press and release): bob's page
+    // has seen its own read receipt, the last of them, before he clicks.
     mentions(&mut browser, &bob, "#messages .state", "read by bob").await;
 
     // Bob replies to it; both pages show the reply with its quote.
@@ -153,12 +153,24 @@ async fn two_users_chat_through_the_console_in_chromium() {
 
     // Alice reacts to the reply once her page has rendered her own read receipt for it (see
     // above); both pages show the reaction.
-    mentions(&mut browser, &alice, "#messages li:not(.mine) .state", "read by alice").await;
+    mentions(
+        &mut browser,
+        &alice,
+        "#messages li:not(.mine) .state",
+        "read by alice",
+    )
+    .await;
     let thumbs_up = "#messages li:not(.mine) .react-button[data-emoji='👍']";
     browser.click(&alice, thumbs_up).await;
     for page in both {
         shows(&mut browser, page, "#messages .reaction", "👍 1").await;
     }
+
+    // Messages that did not change keep their elements when the list is rendered again (a
+    // click on them is never lost to a re-render): alice's first message is the same element
+    // after two more messages and a reaction.
+    let first = "document.querySelector('#messages li.mine')";
+    browser.eval(&alice, &format!("{first}.kept = true")).await;
 
     // A refused event is shown, and the chat goes on: the pair already has a chat.
     browser.click(&alice, "#create-submit").await;
@@ -171,6 +183,12 @@ async fn two_users_chat_through_the_console_in_chromium() {
     assert_eq!(
         browser.texts(&bob, "#messages .content").await,
         ["Hello from Alice, in bold", "Hi Alice!", "Still here"]
+    );
+    assert_eq!(
+        browser
+            .eval(&alice, &format!("{first}.kept === true"))
+            .await,
+        json!(true)
     );
 
     // Groups and channels are created the same way and appear on both pages.

@@ -45,6 +45,7 @@
     me: null, // {id, username}
     rooms: new Map(), // room id -> the latest list entry / detail, merged
     messages: new Map(), // room id -> Map(message id -> message)
+    rendered: new Map(), // message id -> {key, node}: see renderedMessage
     unread: new Map(), // room id -> count
     active: null,
     replyTo: null,
@@ -130,6 +131,7 @@
     ws.close(1000, "bye");
     state.rooms.clear();
     state.messages.clear();
+    state.rendered.clear();
     state.unread.clear();
     state.readSent.clear();
     state.active = null;
@@ -291,7 +293,10 @@
       upsertMessage(data.message);
     } else if (data.action === "delete") {
       for (const messages of state.messages.values()) {
-        for (const id of data.message_ids || []) messages.delete(String(id));
+        for (const id of data.message_ids || []) {
+          messages.delete(String(id));
+          state.rendered.delete(String(id));
+        }
       }
     }
     renderMessages();
@@ -399,7 +404,7 @@
     messages.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.created_at.localeCompare(b.created_at));
     const list = $("messages");
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    list.replaceChildren(...messages.map(renderMessage));
+    patchChildren(list, messages.map(renderedMessage));
     if (atBottom) list.scrollTop = list.scrollHeight;
     $("empty-hint").textContent = room
       ? "No messages yet: say hello."
@@ -409,6 +414,27 @@
     renderComposer();
     renderTyping();
     markRead(messages);
+  }
+
+  /** A message's element, reused while nothing it shows has changed: replacing the element
+   *  under the pointer between a button's press and release loses the click, and receipts
+   *  re-render the list often. */
+  function renderedMessage(message) {
+    const key = JSON.stringify([message, isMine(message), state.unsupported.has("message.react")]);
+    const cached = state.rendered.get(message.id);
+    if (cached && cached.key === key) return cached.node;
+    const node = renderMessage(message);
+    state.rendered.set(message.id, { key, node });
+    return node;
+  }
+
+  /** Makes `parent`'s children `nodes`, touching only the positions that differ. */
+  function patchChildren(parent, nodes) {
+    nodes.forEach((node, i) => {
+      const current = parent.children[i];
+      if (current !== node) parent.insertBefore(node, current || null);
+    });
+    while (parent.children.length > nodes.length) parent.lastElementChild.remove();
   }
 
   function renderMessage(message) {
