@@ -117,6 +117,10 @@ pub struct SessionSettings {
     /// Seconds between two batched writes of the `last_seen` of connections that sent a
     /// heartbeat meanwhile (heartbeats themselves write nothing).
     pub last_seen_flush_interval: f64,
+    /// A connection's consecutive `message.send` events to one room handed to the room
+    /// without waiting for the previous one to be committed, at most this many at once
+    /// (1: one event at a time).
+    pub pipelined_sends: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -283,6 +287,9 @@ impl Settings {
         }
         if self.database.write_batch_max == 0 {
             return invalid("database.write_batch_max", "must be at least 1");
+        }
+        if self.sessions.pipelined_sends == 0 {
+            return invalid("sessions.pipelined_sends", "must be at least 1");
         }
         if self.database.write_queue == 0 {
             return invalid("database.write_queue", "must be at least 1");

@@ -6,6 +6,10 @@
 mod messages;
 mod rooms;
 
+/// `message.send` in steps, for a session that pipelines its connection's sends: every check,
+/// then queued with the room's actor (which answers at once), then its outcome counted.
+pub use messages::{prepare_send, queue_send, sent, Prepared};
+
 use std::sync::Arc;
 
 use entity::user;

@@ -78,6 +78,10 @@ pub trait Deliver: Send + Sync + 'static {
     fn to_user(&self, user_id: i64, frame: &Frame) {
         self.to_users(&mut std::iter::once(user_id), frame);
     }
+
+    /// One connection of `user_id` only, queued behind what its outbox holds: the answer to
+    /// a pipelined `message.send` (nothing if the connection has gone).
+    fn to_connection(&self, user_id: i64, connection_id: Uuid, frame: &Frame);
 }
 
 pub struct Presence {
@@ -199,6 +203,14 @@ impl Deliver for Presence {
             }
         }
         self.metrics.dispatched(delivered);
+    }
+
+    fn to_connection(&self, user_id: i64, connection_id: Uuid, frame: &Frame) {
+        let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
+        let conns = map.get(&user_id).into_iter().flatten();
+        for conn in conns.filter(|c| c.id == connection_id) {
+            self.deliver(conn, frame);
+        }
     }
 }
 

@@ -38,8 +38,8 @@ use uuid::Uuid;
 use super::changes::{After, Audience, Dispatch, Write};
 use super::job::{Landed, WriteJob};
 use super::messages::{
-    AddMembers, Authorize, Fanout, Join, Leave, Lend, Modify, Post, RemoveMembers, Snapshot,
-    Typing, UserCreated,
+    AddMembers, Authorize, Fanout, Join, Leave, Lend, Modify, Pipelined, Post, Queued,
+    RemoveMembers, Snapshot, Typing, UserCreated,
 };
 use super::registry::Registration;
 use super::room::{Action, Room};
@@ -66,6 +66,8 @@ enum State {
 struct InFlight {
     landed: oneshot::Receiver<Landed<MessageView>>,
     answer: oneshot::Sender<Result<Committed<MessageView>, ChatError>>,
+    /// The connection of a pipelined send (user, connection): told of its error in room order.
+    errors_to: Option<(i64, Uuid)>,
 }
 
 /// What a room actor needs besides its id: where it reads, writes, delivers and reports.
@@ -233,6 +235,11 @@ impl ActorFuture<RoomActor> for Drain {
             };
             if let Some(post) = act.in_flight.pop_front() {
                 let answer = act.apply(landed, ctx);
+                if let (Err(err), Some((user, conn))) = (&answer, post.errors_to) {
+                    // Before any later send of the room is fanned out.
+                    let frame = err.to_frame_text().into();
+                    act.wiring.delivery.to_connection(user, conn, &frame);
+                }
                 // A caller that stopped waiting needs no answer.
                 let _ = post.answer.send(answer);
             }
@@ -322,16 +329,16 @@ impl Handler<UserCreated> for RoomActor {
     }
 }
 
-impl Handler<Post> for RoomActor {
-    type Result = ResponseFuture<Result<Committed<MessageView>, ChatError>>;
-
-    /// Queues the send and goes on: see the module's note. Its caller is answered once it has
-    /// landed and been fanned out, after every earlier send of the room.
-    fn handle(&mut self, msg: Post, ctx: &mut Self::Context) -> Self::Result {
-        let room = match self.room() {
-            Ok(room) => room.clone(),
-            Err(e) => return Box::pin(std::future::ready(Err(e))),
-        };
+impl RoomActor {
+    /// Queues a send with the writer and goes on: see the module's note. Its outcome arrives
+    /// once it has landed and been fanned out, after every earlier send of the room.
+    fn queue(
+        &mut self,
+        msg: Post,
+        errors_to: Option<(i64, Uuid)>,
+        ctx: &mut Context<Self>,
+    ) -> Result<Queued, ChatError> {
+        let room = self.room()?.clone();
         let (job, landed) = WriteJob::new(msg, room);
         if let Err(job) = self.wiring.writer.try_submit(job) {
             // The writer's queue is full: this actor handles nothing more until it has room,
@@ -340,16 +347,40 @@ impl Handler<Post> for RoomActor {
             ctx.wait(async move { writer.submit(job).await }.into_actor(self));
         }
         let (answer, answered) = oneshot::channel();
-        self.in_flight.push_back(InFlight { landed, answer });
+        self.in_flight.push_back(InFlight {
+            landed,
+            answer,
+            errors_to,
+        });
         if !self.pumping {
             self.pumping = true;
             ctx.spawn(Drain { pump: true });
         }
+        Ok(answered)
+    }
+}
+
+impl Handler<Post> for RoomActor {
+    type Result = ResponseFuture<Result<Committed<MessageView>, ChatError>>;
+
+    /// Its caller is answered once it has landed and been fanned out.
+    fn handle(&mut self, msg: Post, ctx: &mut Self::Context) -> Self::Result {
+        let queued = self.queue(msg, None, ctx);
         Box::pin(async move {
-            answered
+            queued?
                 .await
                 .unwrap_or_else(|_| Err(ChatError::internal("room actor", "ended before")))
         })
+    }
+}
+
+impl Handler<Pipelined> for RoomActor {
+    type Result = Result<Queued, ChatError>;
+
+    /// Answered once queued; a refusal then goes to the connection in room order.
+    fn handle(&mut self, msg: Pipelined, ctx: &mut Self::Context) -> Self::Result {
+        let errors_to = (msg.post.message.sender_id, msg.connection_id);
+        self.queue(msg.post, Some(errors_to), ctx)
     }
 }
 

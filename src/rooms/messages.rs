@@ -7,6 +7,8 @@
 //! `super::actor`).
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
+use uuid::Uuid;
 
 use super::actor::Committed;
 use super::room::{Action, Room};
@@ -45,6 +47,21 @@ pub struct Post {
     pub message: NewMessage,
     pub sender: UserView,
 }
+
+/// A `message.send` its connection pipelines (`sessions.pipelined_sends`): queued exactly as
+/// a [`Post`], but answered as soon as it is queued, with where its outcome will arrive. A
+/// refused or failed one is answered to the connection itself, through its outbox at the
+/// moment the room takes its answer, so that its error frame sits between the dispatches of
+/// the room's earlier and later sends exactly where the sender's events put it.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Queued, ChatError>")]
+pub struct Pipelined {
+    pub post: Post,
+    pub connection_id: Uuid,
+}
+
+/// Where a queued send's outcome arrives, once it has been fanned out (or refused).
+pub type Queued = oneshot::Receiver<Result<Committed<MessageView>, ChatError>>;
 
 /// Lend the room to one borrower ([`super::lease`]): hand out the `Room` as it is now, then
 /// handle nothing else until the borrower gives it back with the frames to fan out (or drops

@@ -1,15 +1,23 @@
 //! `WsSession`: one actor per connection. It owns the socket: decodes frames into events,
 //! runs them one at a time (all frames of one event go out before the next is read), and
-//! writes what the rest of the system sends it. It closes idle connections (4008), oversized
+//! writes what the rest of the system sends it. The one exception is a run of consecutive
+//! `message.send` events to one room, which are handed to the room without waiting for each
+//! other (up to `sessions.pipelined_sends`; see [`WsSession::pipeline_send`]) while every frame
+//! still comes out in the order of the events. It closes idle connections (4008), oversized
 //! frames (1009, found by the `FrameGuard`), text that is not UTF-8 (1007) and connections
 //! that stop reading (1013).
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use actix::prelude::*;
 use actix_web_actors::ws;
 use entity::user;
+use futures_util::future::Either;
 use uuid::Uuid;
 
 use super::frame_guard::{Verdict, Violation};
@@ -19,7 +27,7 @@ use crate::logging;
 use crate::metrics::UNKNOWN_EVENT;
 use crate::notifications::PendingFrame;
 use crate::presence::{Outbound, Outbox};
-use crate::protocol::client::{event_type_of, ClientEvent};
+use crate::protocol::client::{event_type_of, ClientEvent, MessageSend};
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::heartbeat_ack;
 use crate::store;
@@ -38,6 +46,12 @@ pub struct WsSession {
     row_written: tokio::sync::watch::Receiver<bool>,
     /// Dispatches waiting for this socket, flushed on [`Outbound::Flush`].
     outbox: Arc<Outbox>,
+    /// This connection's pipelined sends whose outcome has not been taken yet, oldest first:
+    /// each is the task that waits for it (and yields the error frame that no one else
+    /// could write, if any).
+    sends: VecDeque<actix_rt::task::JoinHandle<Option<ChatError>>>,
+    /// The room of the latest pipelined send.
+    sends_room: Option<Uuid>,
 }
 
 impl WsSession {
@@ -58,6 +72,8 @@ impl WsSession {
             verdict,
             row_written: tokio::sync::watch::channel(false).1,
             outbox: Arc::default(),
+            sends: VecDeque::new(),
+            sends_room: None,
         }
     }
 
@@ -74,9 +90,27 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        match ClientEvent::decode(text) {
-            Err(err) => {
+        let decoded = ClientEvent::decode(text);
+        match decoded {
+            Ok(ClientEvent::MessageSend(req)) if self.app.settings.sessions.pipelined_sends > 1 => {
+                self.pipeline_send(req, ctx)
+            }
+            decoded => {
                 let name = event_type_of(text).unwrap_or(UNKNOWN_EVENT);
+                self.after_sends(ctx, move |act, ctx| act.run_event(decoded, name, ctx));
+            }
+        }
+    }
+
+    /// Runs one event; nothing else is read until its frames are out.
+    fn run_event(
+        &mut self,
+        decoded: Result<ClientEvent, ChatError>,
+        name: &'static str,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        match decoded {
+            Err(err) => {
                 self.app.metrics.event(name, Some(&err));
                 Self::reply_error(ctx, &err)
             }
@@ -104,6 +138,94 @@ impl WsSession {
                     }
                 }));
             }
+        }
+    }
+
+    /// Runs `then` once every pipelined send of this connection is done and its frames are
+    /// out (at once when there is none): every frame but a pipelined send's is a barrier.
+    fn after_sends(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        then: impl FnOnce(&mut Self, &mut ws::WebsocketContext<Self>) + 'static,
+    ) {
+        if self.sends.is_empty() {
+            then(self, ctx);
+        } else {
+            ctx.wait(Settle { keep: 0 }.map(move |(), act, ctx| then(act, ctx)));
+        }
+    }
+
+    /// A `message.send` with `sessions.pipelined_sends` > 1. It is checked while the
+    /// connection's earlier sends are still being written, then queued with its room's actor
+    /// behind them, and the next frame is read without waiting for its commit. The room's
+    /// actor fans the room's sends out in the order it queued them, and answers a refused
+    /// or failed one by queueing its error frame on this connection's outbox at that point
+    /// ([`crate::rooms::messages::Pipelined`]), so every member sees the connection's sends,
+    /// and the connection sees their dispatches and errors, in the order it sent them.
+    ///
+    /// What waits instead: a send refused before it is queued (its error is written here, so
+    /// it waits until the earlier sends are done and their frames are out), a send to
+    /// another room (rooms fan out independently, so it waits until the earlier room's sends
+    /// are done), and a send beyond the window (until the oldest is done). Every other frame
+    /// waits for all of them ([`WsSession::after_sends`]).
+    fn pipeline_send(&mut self, req: MessageSend, ctx: &mut ws::WebsocketContext<Self>) {
+        let window = self.app.settings.sessions.pipelined_sends;
+        let (app, caller) = (self.app.clone(), self.caller.clone());
+        let prepared = logging::in_connection(caller.connection_id, async move {
+            let prepared = events::prepare_send(&app, &caller, req).await?;
+            Ok::<_, ChatError>((app, caller, prepared))
+        });
+        let queued = Settle { keep: window - 1 }
+            .then(move |(), act: &mut Self, _ctx| prepared.into_actor(act))
+            .then(|prepared, act: &mut Self, _ctx| {
+                let elsewhere =
+                    matches!(&prepared, Ok((_, _, p)) if act.sends_room != Some(p.room_id()));
+                let keep = if elsewhere { 0 } else { usize::MAX };
+                Settle { keep }.map(move |(), _act, _ctx| prepared)
+            })
+            .then(|prepared, act: &mut Self, _ctx| {
+                async move {
+                    let (app, caller, prepared) = prepared?;
+                    let room_id = prepared.room_id();
+                    let queued = events::queue_send(&app, &caller, prepared).await?;
+                    Ok::<_, ChatError>((app, room_id, queued))
+                }
+                .into_actor(act)
+            })
+            .then(|queued, act: &mut Self, _ctx| match queued {
+                Ok((app, room_id, (outcome, received))) => {
+                    let task = async move {
+                        let (result, unwritten) = match outcome.await {
+                            Ok(outcome) => (events::sent(&app, received, outcome), None),
+                            // The room's actor ended without an answer: no one wrote it.
+                            Err(_) => {
+                                let err = ChatError::internal("room actor", "ended before");
+                                (Err(err.clone()), Some(err))
+                            }
+                        };
+                        app.metrics.event("message.send", result.as_ref().err());
+                        unwritten
+                    };
+                    let conn = act.caller.connection_id;
+                    act.sends
+                        .push_back(actix_rt::spawn(logging::in_connection(conn, task)));
+                    act.sends_room = Some(room_id);
+                    Either::Left(fut::ready(()))
+                }
+                Err(err) => {
+                    act.app.metrics.event("message.send", Some(&err));
+                    Either::Right(
+                        Settle { keep: 0 }.map(move |(), _act, ctx| Self::reply_error(ctx, &err)),
+                    )
+                }
+            });
+        ctx.wait(queued);
+    }
+
+    /// Writes every frame the outbox holds.
+    fn flush_outbox(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        for frame in self.outbox.take_all() {
+            ctx.text(frame);
         }
     }
 
@@ -241,6 +363,28 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
         self.last_heard = Instant::now();
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            other => self.after_sends(ctx, move |act, ctx| act.on_message(other, ctx)),
+        }
+    }
+
+    /// The client's stream ended: it went away, or the `FrameGuard` stopped reading it.
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        self.after_sends(ctx, |act, ctx| match act.verdict.get() {
+            Some(violation) => Self::close_for(ctx, violation),
+            None => ctx.stop(),
+        });
+    }
+}
+
+impl WsSession {
+    /// Every frame from the client but a text frame.
+    fn on_message(
+        &mut self,
+        msg: Result<ws::Message, ws::ProtocolError>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(ws::Message::Binary(_)) => Self::reply_error(
                 ctx,
                 &ChatError::InvalidFrame("binary frames are not supported".into()),
@@ -259,13 +403,45 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             }
         }
     }
+}
 
-    /// The client's stream ended: it went away, or the `FrameGuard` stopped reading it.
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        match self.verdict.get() {
-            Some(violation) => Self::close_for(ctx, violation),
-            None => ctx.stop(),
+/// Takes the outcomes of the connection's pipelined sends, oldest first, until at most `keep`
+/// are still in flight. With none left it writes whatever the outbox holds: each send's
+/// frames were queued there before its outcome arrived, so a frame the session writes next
+/// cannot overtake them. (While it runs, as inside any `wait`, the session reads no frame and
+/// takes no flush.)
+struct Settle {
+    keep: usize,
+}
+
+impl ActorFuture<WsSession> for Settle {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut WsSession,
+        ctx: &mut ws::WebsocketContext<WsSession>,
+        task: &mut std::task::Context<'_>,
+    ) -> Poll<()> {
+        while act.sends.len() > self.keep {
+            let Some(oldest) = act.sends.front_mut() else {
+                break;
+            };
+            let Poll::Ready(outcome) = Pin::new(oldest).poll(task) else {
+                return Poll::Pending;
+            };
+            act.sends.pop_front();
+            let unwritten =
+                outcome.unwrap_or_else(|e| Some(ChatError::internal("message.send", e)));
+            if let Some(err) = unwritten {
+                act.flush_outbox(ctx);
+                WsSession::reply_error(ctx, &err);
+            }
         }
+        if self.keep == 0 {
+            act.flush_outbox(ctx);
+        }
+        Poll::Ready(())
     }
 }
 
@@ -275,11 +451,7 @@ impl Handler<Outbound> for WsSession {
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
         match msg {
             // All of them before the socket is written: one send() (`upgrade::Pump`).
-            Outbound::Flush => {
-                for frame in self.outbox.take_all() {
-                    ctx.text(frame);
-                }
-            }
+            Outbound::Flush => self.flush_outbox(ctx),
             Outbound::Overloaded => Self::close(ctx, ws::CloseCode::Again, "Try again later"),
             Outbound::GoingAway => Self::close(ctx, ws::CloseCode::Away, "Server shutting down"),
         }

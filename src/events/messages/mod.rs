@@ -22,7 +22,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use history::room_messages;
-pub use send::send;
+pub use send::{prepare as prepare_send, queue as queue_send, send, sent, Prepared};
 pub use typing::typing;
 
 use crate::app::AppState;

@@ -11,19 +11,86 @@ use crate::app::AppState;
 use crate::events::Caller;
 use crate::protocol::client::{parse_media, parse_send_body, FieldErrors, MessageSend, SendTarget};
 use crate::protocol::errors::ChatError;
-use crate::protocol::server::Frame;
-use crate::rooms::messages::Post;
+use crate::protocol::server::{Frame, MessageView};
+use crate::rooms::actor::Committed;
+use crate::rooms::messages::{Pipelined, Post, Queued};
 use crate::rooms::room::Action;
 use crate::sanitize::SafeHtml;
 use crate::store::messages::NewMessage;
 use crate::store::notifications::NotificationKind;
 use crate::store::{self, render::user_view};
 
+/// A `message.send` that passed every check the asking side makes, ready for its room.
+pub struct Prepared {
+    room_id: Uuid,
+    post: Post,
+    received: Instant,
+}
+
+impl Prepared {
+    pub fn room_id(&self) -> Uuid {
+        self.room_id
+    }
+}
+
 pub async fn send(
     app: &AppState,
     caller: &Caller,
     req: MessageSend,
 ) -> Result<Option<Frame>, ChatError> {
+    let Prepared {
+        room_id,
+        post,
+        received,
+    } = prepare(app, caller, req).await?;
+    let committed = app.rooms.call(room_id, post).await?;
+    sent(app, received, committed)
+}
+
+/// Hands a prepared send to its room's actor, which queues it and answers at once: its
+/// outcome arrives later, on the returned receiver (see [`Pipelined`]).
+pub async fn queue(
+    app: &AppState,
+    caller: &Caller,
+    prepared: Prepared,
+) -> Result<(Queued, Instant), ChatError> {
+    let Prepared {
+        room_id,
+        post,
+        received,
+    } = prepared;
+    let connection_id = caller.connection_id;
+    let queued = app
+        .rooms
+        .call(
+            room_id,
+            Pipelined {
+                post,
+                connection_id,
+            },
+        )
+        .await??;
+    Ok((queued, received))
+}
+
+/// A send's outcome, counted.
+pub fn sent(
+    app: &AppState,
+    received: Instant,
+    committed: Result<Committed<MessageView>, ChatError>,
+) -> Result<Option<Frame>, ChatError> {
+    let committed = committed?;
+    app.metrics
+        .message_sent(committed.at - received, received.elapsed());
+    Ok(None)
+}
+
+/// Every check of a `message.send` made before its room's actor is asked to store it.
+pub async fn prepare(
+    app: &AppState,
+    caller: &Caller,
+    req: MessageSend,
+) -> Result<Prepared, ChatError> {
     let received = Instant::now();
     // 1. Which room, then may the caller post there (messages.md §7.2).
     let room_id = target_room(app, &req.target).await?;
@@ -112,8 +179,9 @@ pub async fn send(
         },
         sender: user_view(&caller.user),
     };
-    let committed = app.rooms.call(room_id, post).await??;
-    app.metrics
-        .message_sent(committed.at - received, received.elapsed());
-    Ok(None)
+    Ok(Prepared {
+        room_id,
+        post,
+        received,
+    })
 }
