@@ -10,7 +10,10 @@
 //! - A send (`Post`) changes no room state, so the actor does not wait for it: it checks the
 //!   send against the state now, queues it and goes on with the next message. Several sends of
 //!   one room can thus share a batch. Their answers are taken strictly in order
-//!   ([`Drain`]): a send is fanned out once every earlier write of the room has been.
+//!   ([`Drain`]): a send is fanned out once every earlier write of the room has been. A send
+//!   its connection pipelines ([`Pipelined`]) is queued the same way but answered as soon as
+//!   it is queued; if it is then refused or fails, its error frame is queued on that
+//!   connection when its answer is taken, so it keeps its place among the room's dispatches.
 //! - Every other change (join, leave, add/remove members, modify) and a lease
 //!   ([`super::lease`]) is a barrier: it first waits until every queued send of the room has
 //!   landed and been fanned out, then runs alone (nothing else is handled meanwhile), so it
