@@ -87,6 +87,9 @@ pub struct DatabaseSettings {
     pub write_queue: usize,
     /// Prepared statements each connection keeps for reuse (0: none kept).
     pub statement_cache: usize,
+    /// SQLite: WAL pages after which a commit copies them into the database file
+    /// (`PRAGMA wal_autocheckpoint`; 0: never, which lets the WAL grow without bound).
+    pub sqlite_wal_autocheckpoint: u32,
 }
 
 /// SQLite's `synchronous` pragma, in WAL mode.

@@ -23,8 +23,8 @@ use common::messages::{history, history_ids};
 use common::rooms::create_group;
 use common::{create_one_to_one, fresh_database, spawn_app, Client};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -464,4 +464,30 @@ async fn plain_messages_of_several_rooms_share_statements_and_a_failing_one_is_u
     }
     stop.stop().await;
     arbiter.stop();
+}
+
+/// The writer's connection checkpoints its WAL after `database.sqlite_wal_autocheckpoint`
+/// pages (SQLite only: PostgreSQL has no such pragma).
+#[tokio::test]
+async fn the_write_connection_checkpoints_after_the_configured_wal_pages() {
+    for (overrides, expected) in [
+        (vec![], 10_000),
+        (vec![("database.sqlite_wal_autocheckpoint", "123")], 123),
+    ] {
+        let app = common::spawn_app_with(&overrides).await;
+        if !app.settings.database.url.starts_with("sqlite:") {
+            return;
+        }
+        let db = app.state().db.clone();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA wal_autocheckpoint",
+            ))
+            .await
+            .expect("pragma")
+            .expect("a row");
+        let pages: i64 = row.try_get_by_index(0).expect("a number");
+        assert_eq!(pages, expected);
+    }
 }

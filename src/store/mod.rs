@@ -137,6 +137,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     };
     let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
     let cache = settings.statement_cache;
+    let checkpoint = settings.sqlite_wal_autocheckpoint.to_string();
     opts.map_sqlx_sqlite_opts(move |o| {
         o.statement_cache_capacity(cache)
             .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -146,6 +147,11 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             // What SQLite keeps aside during a statement stays in memory instead of a file
             // created and unlinked for the purpose.
             .pragma("temp_store", "memory")
+            // Only the writer commits, so only its checkpoints run. A checkpoint writes each
+            // page once however often the WAL holds it: with the messages' random ids, a
+            // longer interval saves most of the database file's writes
+            // (docs/performance.md, "SQLite page writes per send").
+            .pragma("wal_autocheckpoint", checkpoint.clone())
     });
     Database::connect(opts).await
 }
