@@ -138,6 +138,12 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
     let cache = settings.statement_cache;
     let checkpoint = settings.sqlite_wal_autocheckpoint.to_string();
+    // A connection to a local file does not go stale: pinging it before every use is a round
+    // trip to its worker thread for nothing (a crashed worker fails the next query, and sqlx
+    // still tests a connection as it comes back to the pool). PostgreSQL's keep the test.
+    if is_sqlite(settings) {
+        opts.test_before_acquire(false);
+    }
     opts.map_sqlx_sqlite_opts(move |o| {
         o.statement_cache_capacity(cache)
             .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -174,6 +180,8 @@ pub async fn connect_readers(
     let mut opts = options(settings, readers, settings.min_connections.min(readers));
     let busy = Duration::from_secs_f64(settings.sqlite_busy_timeout);
     let cache = settings.statement_cache;
+    // As for the writes' connection: no ping before each read.
+    opts.test_before_acquire(false);
     opts.map_sqlx_sqlite_opts(move |o| {
         o.statement_cache_capacity(cache)
             .foreign_keys(true)
