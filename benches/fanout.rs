@@ -150,6 +150,7 @@ fn fanout(c: &mut Criterion) {
             let (writer, _stop) = Writer::launch(
                 &writes_arbiter.handle(),
                 db.clone(),
+                None,
                 settings.database.write_queue,
                 settings.database.write_batch_max,
             );

@@ -76,6 +76,7 @@ impl Application {
         let (writer, writer_stop) = Writer::launch(
             &writes.handle(),
             db.clone(),
+            Some(store::query_observer(metrics.clone())),
             settings.database.write_queue,
             settings.database.write_batch_max,
         );

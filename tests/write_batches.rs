@@ -18,10 +18,10 @@ use chatd::store::messages::{NewMessage, Planned, Written};
 use chatd::store::notifications::NotificationKind;
 use chatd::store::rooms::NewRoom;
 use chatd::store::writer::{Job, JobFuture, Verdict, Writer};
-use chatd::store::{self, StoreError};
+use chatd::store::{self, QueryObserver, StoreError};
 use common::messages::{history, history_ids};
 use common::rooms::create_group;
-use common::{create_one_to_one, fresh_database, spawn_app, Client};
+use common::{create_one_to_one, fresh_database, spawn_app, Client, TestDatabase};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, QueryFilter, Set, TransactionTrait,
@@ -39,6 +39,20 @@ struct InsertUser {
     gate: Option<oneshot::Receiver<()>>,
     result: Option<Result<(), StoreError>>,
     told: oneshot::Sender<Result<Instant, String>>,
+}
+
+/// The row of user `id`.
+fn user_row(id: i64) -> entity::user::ActiveModel {
+    let at = store::now();
+    entity::user::ActiveModel {
+        id: Set(id),
+        username: Set(format!("user{id}")),
+        email: Set(String::new()),
+        first_name: Set(String::new()),
+        last_name: Set(String::new()),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
 }
 
 fn insert_user(id: i64) -> (Box<InsertUser>, oneshot::Receiver<Result<Instant, String>>) {
@@ -62,17 +76,11 @@ impl Job for InsertUser {
             if let Some(gate) = self.gate.take() {
                 let _ = gate.await;
             }
-            let at = store::now();
-            let row = entity::user::ActiveModel {
-                id: Set(self.id),
-                username: Set(format!("user{}", self.id)),
-                email: Set(String::new()),
-                first_name: Set(String::new()),
-                last_name: Set(String::new()),
-                created_at: Set(at),
-                updated_at: Set(at),
-            };
-            let result = row.insert(txn).await.map(drop).map_err(StoreError::from);
+            let result = user_row(self.id)
+                .insert(txn)
+                .await
+                .map(drop)
+                .map_err(StoreError::from);
             let verdict = Verdict::of(&result);
             self.result = Some(result);
             verdict
@@ -101,12 +109,9 @@ fn answer<T>(
 #[actix_rt::test]
 async fn a_failing_write_is_rolled_back_alone_and_the_rest_of_its_batch_commits() {
     // Arrange: a migrated database, and a writer whose first job waits at a gate.
-    let (url, _database) = fresh_database().await;
-    let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
-    let db = store::connect(&settings.database).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
+    let (_, db, _database) = migrated_database().await;
     let arbiter = Arbiter::new();
-    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), 64, 64);
+    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 64, 64);
     let (mut first, first_told) = insert_user(1);
     let (open, gate) = oneshot::channel();
     let (running, runs) = oneshot::channel();
@@ -139,15 +144,7 @@ async fn a_failing_write_is_rolled_back_alone_and_the_rest_of_its_batch_commits(
     assert!(duplicate.starts_with("constraint violated"), "{duplicate}");
     assert_eq!(rest, vec![Ok(second_at), Ok(second_at)]);
     assert!(first_at < second_at);
-    let mut ids: Vec<i64> = entity::user::Entity::find()
-        .all(&db)
-        .await
-        .expect("users")
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
-    ids.sort_unstable();
-    assert_eq!(ids, vec![1, 2, 3, 4]);
+    assert_eq!(user_ids(&db).await, vec![1, 2, 3, 4]);
     stop.stop().await;
     arbiter.stop();
 }
@@ -319,6 +316,40 @@ impl Job for SendMessage {
     }
 }
 
+/// A fresh database, migrated, its settings, and the pool writes go through.
+async fn migrated_database() -> (Settings, DatabaseConnection, TestDatabase) {
+    let (url, database) = fresh_database().await;
+    let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
+    let db = store::connect(&settings.database).await.expect("connect");
+    store::migrate(&db).await.expect("migrate");
+    (settings, db, database)
+}
+
+/// The users `ids`, each committed in a transaction of its own.
+async fn add_users(db: &DatabaseConnection, ids: impl IntoIterator<Item = i64>) {
+    for id in ids {
+        let (mut job, _) = insert_user(id);
+        let txn = db.begin().await.expect("begin");
+        assert_eq!(job.run(&txn).await, Verdict::Keep);
+        txn.commit().await.expect("commit");
+    }
+}
+
+/// Counts the queries that insert messages, whether `db` runs them or the writer runs them on a
+/// connection of its own (its folded SQLite transactions, told to the observer).
+fn count_message_inserts(db: &mut DatabaseConnection) -> (Arc<AtomicUsize>, QueryObserver) {
+    let inserts = Arc::new(AtomicUsize::new(0));
+    let counted = inserts.clone();
+    let observer: QueryObserver = Arc::new(move |sql: &str, _, _| {
+        if sql.starts_with("INSERT INTO messages") {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let observe = observer.clone();
+    db.set_metric_callback(move |info| observe(&info.statement.sql, info.elapsed, info.failed));
+    (inserts, observer)
+}
+
 /// A one-to-one room of users `a` and `b`, straight in the database.
 async fn pair_room(db: &DatabaseConnection, a: i64, b: i64) -> Uuid {
     let id = Uuid::new_v4();
@@ -369,26 +400,12 @@ async fn one_batch(
 #[actix_rt::test]
 async fn plain_messages_of_several_rooms_share_statements_and_a_failing_one_is_undone_alone() {
     // Arrange: users 1–4, two rooms, a writer, and a count of the message INSERTs it runs.
-    let (url, _database) = fresh_database().await;
-    let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
-    let mut db = store::connect(&settings.database).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
-    for id in 1..=4 {
-        let (mut job, _) = insert_user(id);
-        let txn = db.begin().await.expect("begin");
-        assert_eq!(job.run(&txn).await, Verdict::Keep);
-        txn.commit().await.expect("commit");
-    }
+    let (_, mut db, _database) = migrated_database().await;
+    add_users(&db, 1..=4).await;
     let (one, two) = (pair_room(&db, 1, 2).await, pair_room(&db, 3, 4).await);
-    let inserts = Arc::new(AtomicUsize::new(0));
-    let counted = inserts.clone();
-    db.set_metric_callback(move |info| {
-        if info.statement.sql.starts_with("INSERT INTO messages") {
-            counted.fetch_add(1, Ordering::SeqCst);
-        }
-    });
+    let (inserts, observer) = count_message_inserts(&mut db);
     let arbiter = Arbiter::new();
-    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), 64, 64);
+    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), Some(observer), 64, 64);
 
     // Act: two batches of messages of both rooms interleaved; the first holds one to a room
     // that does not exist, which fails the multi-row statements.
@@ -490,4 +507,68 @@ async fn the_write_connection_checkpoints_after_the_configured_wal_pages() {
         let pages: i64 = row.try_get_by_index(0).expect("a number");
         assert_eq!(pages, expected);
     }
+}
+
+#[actix_rt::test]
+async fn a_batch_whose_statements_fail_leaves_no_transaction_open_on_the_write_connection() {
+    // Arrange: users 1 and 2 in a room, a writer, and the users' count.
+    let (settings, db, _database) = migrated_database().await;
+    add_users(&db, 1..=2).await;
+    let room = pair_room(&db, 1, 2).await;
+    let arbiter = Arbiter::new();
+    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 64, 64);
+
+    // Act: a batch of plain messages whose statements fail (the last one's room does not
+    // exist), then a write straight through the pool the writer writes through, and a
+    // transaction begun on it.
+    let told = one_batch(
+        &writer,
+        10,
+        &[(room, 1, "kept"), (Uuid::new_v4(), 2, "nowhere")],
+    )
+    .await;
+    let (mut after, _) = insert_user(11);
+    let txn = db
+        .begin()
+        .await
+        .expect("a transaction begins: none is left open");
+    assert_eq!(after.run(&txn).await, Verdict::Keep);
+    txn.commit().await.expect("commit");
+    // Outside any transaction of its own.
+    let outside = user_row(12).insert(&db).await;
+
+    // Assert: the failing message alone failed; what was written after it is committed: a
+    // connection of its own (another pool) sees it, as it sees the kept message.
+    assert!(told[0].is_ok(), "{:?}", told[0]);
+    assert!(told[1].is_err());
+    outside.expect("a write outside a transaction");
+    let other = store::connect(&settings.database).await.expect("connect");
+    assert_eq!(user_ids(&other).await, vec![1, 2, 10, 11, 12]);
+    assert_eq!(history_of(&other, room).await, vec!["kept".to_string()]);
+    stop.stop().await;
+    arbiter.stop();
+}
+
+/// Every user's id, in order.
+async fn user_ids(db: &DatabaseConnection) -> Vec<i64> {
+    let mut ids: Vec<i64> = entity::user::Entity::find()
+        .all(db)
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The contents of `room`'s messages, oldest first.
+async fn history_of(db: &DatabaseConnection, room: Uuid) -> Vec<String> {
+    let mut stored = entity::message::Entity::find()
+        .filter(entity::message::Column::RoomId.eq(room))
+        .all(db)
+        .await
+        .expect("messages");
+    stored.sort_by_key(|m| (m.created_at, m.id));
+    stored.into_iter().map(|m| m.content).collect()
 }

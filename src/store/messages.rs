@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use entity::{attachment, message, message_delivery, reaction, read_receipt, room};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 
@@ -155,6 +155,22 @@ pub async fn create_many<C: ConnectionTrait>(
         script.run(txn).await?;
     }
     Ok(written)
+}
+
+/// The statements of [`create_many`] for `messages`, for the caller to run as a transaction
+/// of its own ([`Script::run_committed`]), and what they will have stored once committed;
+/// `None` when they do not fit one statement each ([`chunks`]): [`create_many`] writes those.
+pub fn create_many_script(
+    backend: DatabaseBackend,
+    messages: &[Planned],
+) -> Option<(Script, Vec<Written>)> {
+    if chunks(messages, 11).len() > 1 {
+        return None;
+    }
+    let mut script = Script::new(backend);
+    let rows = messages.iter().map(|p| (&p.message, p.recipients));
+    let written = script_for(&mut script, rows, true);
+    Some((script, written))
 }
 
 /// The statements that store `messages` (message rows, room rows, notifications, and with

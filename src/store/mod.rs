@@ -211,15 +211,24 @@ fn options(settings: &DatabaseSettings, max: u32, min: u32) -> ConnectOptions {
     opts
 }
 
+/// Told of a query run outside a `DatabaseConnection`'s own timing (the writer's folded
+/// transactions, [`script::Script::run_committed`]): its text, how long it took, whether it
+/// failed. What [`observe_queries`] is told of the others.
+pub type QueryObserver = Arc<dyn Fn(&str, Duration, bool) + Send + Sync>;
+
+/// Times queries into `metrics`, by the kind of their (first) statement.
+pub fn query_observer(metrics: Arc<Metrics>) -> QueryObserver {
+    Arc::new(move |sql, elapsed, failed| {
+        metrics.db_query(StatementKind::of(sql), elapsed, failed);
+    })
+}
+
 /// Times every statement run through `db` (and through every clone made afterwards, and every
 /// transaction begun on them) into `metrics`.
 pub fn observe_queries(db: &mut DatabaseConnection, metrics: Arc<Metrics>) {
+    let observe = query_observer(metrics);
     db.set_metric_callback(move |info| {
-        metrics.db_query(
-            StatementKind::of(&info.statement.sql),
-            info.elapsed,
-            info.failed,
-        );
+        observe(&info.statement.sql, info.elapsed, info.failed);
     });
 }
 

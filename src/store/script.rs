@@ -9,10 +9,24 @@
 //! one prepared query and binds the values across them in order, so a [`Script`] costs one
 //! round trip whatever its length. PostgreSQL's extended protocol takes one statement per
 //! query: there a script runs statement by statement.
+//!
+//! [`Script::run_committed`] goes one step further for a script that is a whole transaction
+//! (the writer's batch of plain messages): on SQLite `BEGIN`, the statements and `COMMIT` are
+//! one query, on a connection held until the transaction has ended either way.
 
 use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Instant;
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
+use sea_orm::sea_query::Values;
+use sea_orm::sqlx::{self, pool::PoolConnection, Sqlite};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, Statement,
+    TransactionTrait, Value,
+};
+use sea_query_sqlx::SqlxValues;
+
+use super::QueryObserver;
 
 /// One statement: its text, with a placeholder per bound value written the way `backend`
 /// wants it (`?` on SQLite, `$n` on PostgreSQL), and the values.
@@ -89,29 +103,84 @@ impl Script {
     /// one elsewhere. The first failure stops it; the caller's transaction then holds what
     /// the statements before it did, so the caller rolls back.
     pub async fn run<C: ConnectionTrait>(self, db: &C) -> Result<(), DbErr> {
-        if self.backend == DatabaseBackend::Sqlite {
-            let mut text = String::new();
-            let mut values = Vec::new();
-            for sql in self.statements {
-                text.push_str(&sql.text);
-                text.push_str(";\n");
-                values.extend(sql.values);
-            }
+        let backend = self.backend;
+        if backend == DatabaseBackend::Sqlite {
+            let (text, values) = self.joined("", "");
             if !text.is_empty() {
-                db.execute_raw(Statement::from_sql_and_values(self.backend, text, values))
+                db.execute_raw(Statement::from_sql_and_values(backend, text, values))
                     .await?;
             }
             return Ok(());
         }
         for sql in self.statements {
             db.execute_raw(Statement::from_sql_and_values(
-                self.backend,
-                sql.text,
-                sql.values,
+                backend, sql.text, sql.values,
             ))
             .await?;
         }
         Ok(())
+    }
+
+    /// Runs every statement in a transaction of its own and commits it; on failure nothing
+    /// stays written. `observe` is told of it as one query (its text without the `BEGIN`),
+    /// as sea-orm's metric callback is told of a script run by [`Script::run`].
+    ///
+    /// On SQLite that is ONE query, `BEGIN; …; COMMIT`, where a transaction begun by sea-orm
+    /// costs three round trips to sqlx's worker thread (`BEGIN`, the script, `COMMIT`). sqlx
+    /// does not know of a transaction begun inside a query, so the connection is held from the
+    /// pool for the whole of it: when a statement fails, the statements before it (the
+    /// `BEGIN` among them) are rolled back here, on that same connection, before anybody else
+    /// can be given it; a connection whose transaction could not be ended (a failed
+    /// `ROLLBACK`, or this future dropped halfway) is closed instead of going back to the
+    /// pool, which makes SQLite roll back what it held. Elsewhere: a transaction of sea-orm's,
+    /// the statements one by one, and its commit.
+    pub async fn run_committed(
+        self,
+        db: &DatabaseConnection,
+        observe: Option<&QueryObserver>,
+    ) -> Result<(), DbErr> {
+        if self.backend != DatabaseBackend::Sqlite {
+            let txn = db.begin().await?;
+            // A failure drops `txn`, which rolls it back.
+            self.run(&txn).await?;
+            return txn.commit().await;
+        }
+        let (text, values) = self.joined(BEGIN, "COMMIT;\n");
+        let started = Instant::now();
+        let mut held = Held::acquire(db).await?;
+        let ran = sqlx::query_with(
+            sqlx::AssertSqlSafe(text.as_str()),
+            SqlxValues(Values(values)),
+        )
+        .execute(&mut *held.conn)
+        .await;
+        let result = match ran {
+            Ok(_) => {
+                held.ended = true;
+                Ok(())
+            }
+            Err(e) => {
+                held.roll_back().await;
+                Err(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))))
+            }
+        };
+        if let Some(observe) = observe {
+            observe(&text[BEGIN.len()..], started.elapsed(), result.is_err());
+        }
+        result
+    }
+
+    /// The statements as one text, between `before` and `after`, and their values in order.
+    fn joined(self, before: &str, after: &str) -> (String, Vec<Value>) {
+        let mut text = String::from(before);
+        let mut values = Vec::new();
+        for sql in self.statements {
+            text.push_str(&sql.text);
+            text.push_str(";\n");
+            values.extend(sql.values);
+        }
+        text.push_str(after);
+        (text, values)
     }
 
     /// How many statements it holds.
@@ -121,5 +190,47 @@ impl Script {
 
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
+    }
+}
+
+/// What a [`Script::run_committed`] query starts with on SQLite.
+const BEGIN: &str = "BEGIN;\n";
+
+/// The SQLite connection a [`Script::run_committed`] transaction runs on, held from the pool
+/// until the transaction has ended; closed on drop, instead of returned, if it has not.
+struct Held {
+    conn: PoolConnection<Sqlite>,
+    /// No transaction of ours is open on `conn` (committed, or rolled back).
+    ended: bool,
+}
+
+impl Held {
+    async fn acquire(db: &DatabaseConnection) -> Result<Held, DbErr> {
+        let conn = db
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
+        Ok(Held { conn, ended: false })
+    }
+
+    /// Ends what a failed query left open: the statements before the failing one ran inside
+    /// its `BEGIN`. When the failure came before the `BEGIN` took effect, or was the `COMMIT`'s
+    /// own after SQLite had already ended the transaction, there is nothing to roll back, and
+    /// SQLite says so.
+    async fn roll_back(&mut self) {
+        match sqlx::raw_sql("ROLLBACK").execute(&mut *self.conn).await {
+            Ok(_) => self.ended = true,
+            Err(e) if e.to_string().contains("no transaction is active") => self.ended = true,
+            Err(e) => log::error!("cannot roll back a failed batch; closing its connection: {e}"),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.conn.close_on_drop();
+        }
     }
 }

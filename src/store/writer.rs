@@ -2,7 +2,9 @@
 //! groups. Room actors hand it [`Job`]s; it takes every job queued at that moment (at most
 //! `database.write_batch_max`), runs them one after another in ONE transaction, commits once,
 //! and only then tells each job how its batch ended. When a job fails, the batch is run again
-//! with each job inside a savepoint of its own ([`commit`]).
+//! with each job inside a savepoint of its own ([`commit`]). On SQLite a batch of plain
+//! messages only (every batch of a room with one send in flight) is one query to the
+//! database's thread, its `BEGIN` and `COMMIT` included ([`commit_folded`]).
 //!
 //! Why: on SQLite a commit is the expensive part of a small write (the WAL append and, with
 //! `synchronous = FULL`, a sync), and there is one writer at a time anyway; a batch pays it
@@ -24,10 +26,11 @@ use std::time::Instant;
 
 use actix_rt::ArbiterHandle;
 use futures_util::FutureExt;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::messages::{self, Planned, Written};
+use super::QueryObserver;
 
 /// What a job's run asks of the transaction (or savepoint) it ran in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +77,9 @@ pub trait Job: Send {
         None
     }
 
-    /// What the multi-row statements stored for [`Job::message`]; the job takes it as it takes
-    /// the end of a run, and says whether to keep it.
+    /// What the multi-row statements stored for [`Job::message`] (on SQLite's folded path: will
+    /// store, told before the query runs; should it fail, the job is run again or its batch
+    /// ends failed); the job takes it as it takes the end of a run, and says whether to keep it.
     fn written(&mut self, _stored: Written) -> Verdict {
         Verdict::Discard
     }
@@ -106,10 +110,13 @@ impl WriterStop {
 impl Writer {
     /// Starts the writer on `arbiter` (a thread of its own in the server: the jobs' futures
     /// stay on that thread); it ends once every handle is dropped and the queue is empty.
-    /// `db` must be the pool writes go through ([`super::connect`]).
+    /// `db` must be the pool writes go through ([`super::connect`]); `observe`, when given, is
+    /// told of the folded queries, which bypass `db`'s own statement timing
+    /// ([`super::observe_queries`]).
     pub fn launch(
         arbiter: &ArbiterHandle,
         db: DatabaseConnection,
+        observe: Option<QueryObserver>,
         queue: usize,
         batch_max: usize,
     ) -> (Writer, WriterStop) {
@@ -119,7 +126,7 @@ impl Writer {
         let (done, stopped) = oneshot::channel();
         arbiter.spawn_fn(move || {
             actix_rt::spawn(async move {
-                run(db, rx, batch_max, stopping).await;
+                run(db, observe, rx, batch_max, stopping).await;
                 let _ = done.send(());
             });
         });
@@ -144,6 +151,7 @@ impl Writer {
 
 async fn run(
     db: DatabaseConnection,
+    observe: Option<QueryObserver>,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     batch_max: usize,
     mut stop: watch::Receiver<bool>,
@@ -158,7 +166,7 @@ async fn run(
         if taken == 0 {
             return;
         }
-        let ended = commit(&db, &mut batch).await;
+        let ended = commit(&db, observe.as_ref(), &mut batch).await;
         match &ended {
             Ok(_) => {}
             Err(e) => log::error!("a batch of {} room writes failed: {e}", batch.len()),
@@ -175,7 +183,16 @@ async fn run(
 /// does not keep what it wrote spoils that (on PostgreSQL a failed statement aborts the whole
 /// transaction), so the batch is then rolled back and run once more, each job in a savepoint
 /// of its own, where a failing job is undone alone.
-async fn commit(db: &DatabaseConnection, batch: &mut [Box<dyn Job>]) -> Result<Instant, DbErr> {
+async fn commit(
+    db: &DatabaseConnection,
+    observe: Option<&QueryObserver>,
+    batch: &mut [Box<dyn Job>],
+) -> Result<Instant, DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        if let Some(folded) = commit_folded(db, observe, batch).await {
+            return folded;
+        }
+    }
     if let Some(at) = commit_plain(db, batch).await? {
         return Ok(at);
     }
@@ -237,6 +254,40 @@ async fn commit_plain(
     }
     txn.commit().await?;
     Ok(Some(Instant::now()))
+}
+
+/// A batch of plain messages only, on SQLite: `BEGIN`, the multi-row statements of
+/// [`messages::create_many`] and `COMMIT` as one query ([`super::script::Script::run_committed`]):
+/// one round trip to sqlx's worker thread where a transaction of sea-orm's takes three. The
+/// jobs are told what will be stored before it is ([`Job::written`]), so that one refusing it
+/// keeps the batch off this path; if the query fails, nothing of it stays written and the
+/// batch is run again with savepoints, where each job's run replaces what it was told.
+/// `None`: the batch is not such a batch (a job that is not a plain message comes first, or
+/// the messages do not fit one statement each), for [`commit_plain`].
+async fn commit_folded(
+    db: &DatabaseConnection,
+    observe: Option<&QueryObserver>,
+    batch: &mut [Box<dyn Job>],
+) -> Option<Result<Instant, DbErr>> {
+    let mut plans = Vec::with_capacity(batch.len());
+    for job in batch.iter_mut() {
+        plans.push(plan(job)?);
+    }
+    let (script, stored) = messages::create_many_script(db.get_database_backend(), &plans)?;
+    let kept = batch
+        .iter_mut()
+        .zip(stored)
+        .all(|(job, stored)| take_written(job, stored) == Verdict::Keep);
+    if kept {
+        match script.run_committed(db, observe).await {
+            Ok(()) => return Some(Ok(Instant::now())),
+            Err(e) => log::info!(
+                "{} messages written together failed ({e}); they are written one at a time",
+                plans.len()
+            ),
+        }
+    }
+    Some(commit_with_savepoints(db, batch).await)
 }
 
 /// A job's [`Job::message`]; one that panics is left to [`Job::run`].
