@@ -132,6 +132,10 @@ pub async fn create<C: ConnectionTrait>(
     })
 }
 
+/// Values bound per message row, the widest of [`create_many`]'s statements: what sizes its
+/// chunks against the bind limit.
+const MESSAGE_ROW_BINDS: usize = 11;
+
 /// Stores `messages` (none with attachments) as [`create`] stores one, and counts each as
 /// settled for its sender (`unread::count_new_message`), in four statements for all of them
 /// (more only past the bind limit, [`chunks`]): the messages, the rooms they update, their
@@ -147,8 +151,7 @@ pub async fn create_many<C: ConnectionTrait>(
     messages: &[Planned],
 ) -> Result<Vec<Written>, StoreError> {
     let mut written = Vec::with_capacity(messages.len());
-    // Eleven values a message row, the widest of the statements.
-    for part in chunks(messages, 11) {
+    for part in chunks(messages, MESSAGE_ROW_BINDS) {
         let mut script = Script::new(txn.get_database_backend());
         let rows = part.iter().map(|p| (&p.message, p.recipients));
         written.extend(script_for(&mut script, rows, true));
@@ -164,7 +167,7 @@ pub fn create_many_script(
     backend: DatabaseBackend,
     messages: &[Planned],
 ) -> Option<(Script, Vec<Written>)> {
-    if chunks(messages, 11).len() > 1 {
+    if chunks(messages, MESSAGE_ROW_BINDS).len() > 1 {
         return None;
     }
     let mut script = Script::new(backend);
