@@ -549,6 +549,81 @@ async fn a_batch_whose_statements_fail_leaves_no_transaction_open_on_the_write_c
     arbiter.stop();
 }
 
+#[actix_rt::test]
+async fn a_large_batch_checks_its_rooms_and_senders_itself_and_leaves_foreign_keys_on() {
+    // Arrange: users 1–4 in two rooms, and a writer. Batches of eight or more plain messages
+    // are written by statements that check their rooms and senders themselves, with SQLite's
+    // foreign keys off for their transaction.
+    let (settings, db, _database) = migrated_database().await;
+    add_users(&db, 1..=4).await;
+    let (one, two) = (pair_room(&db, 1, 2).await, pair_room(&db, 3, 4).await);
+    let arbiter = Arbiter::new();
+    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 64, 64);
+    let contents: Vec<String> = (0..8).map(|i| format!("m{i}")).collect();
+    let mut queued: Vec<(Uuid, i64, &str)> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                (one, 1, c.as_str())
+            } else {
+                (two, 3, c.as_str())
+            }
+        })
+        .collect();
+
+    // Act: a batch of nine with one to a room that does not exist, one of nine with one from
+    // a user who does not, then the eight alone.
+    let mut nowhere = queued.clone();
+    nowhere.insert(3, (Uuid::new_v4(), 1, "nowhere"));
+    let mut nowhere = one_batch(&writer, 10, &nowhere).await;
+    let mut nobody = queued.clone();
+    nobody.insert(6, (one, 99, "nobody"));
+    let mut nobody = one_batch(&writer, 11, &nobody).await;
+    queued.iter_mut().for_each(|q| q.2 = "again");
+    let again = one_batch(&writer, 12, &queued).await;
+
+    // Assert: each stray alone failed, as a vanished row, and wrote nothing; the others
+    // committed, each batch at one instant.
+    for refused in [nowhere.remove(3), nobody.remove(6)] {
+        let refused = refused.expect_err("a room or sender that does not exist");
+        assert!(refused.starts_with("referenced row is gone"), "{refused}");
+    }
+    for batch in [nowhere, nobody, again] {
+        let at: Vec<Instant> = batch.into_iter().map(|t| t.expect("committed").0).collect();
+        assert!(at.iter().all(|a| *a == at[0]));
+    }
+    let other = store::connect(&settings.database).await.expect("connect");
+    let sent: Vec<String> = (0..8).step_by(2).map(|i| format!("m{i}")).collect();
+    let expected_one = [sent.clone(), sent, vec!["again".to_string(); 4]].concat();
+    assert_eq!(history_of(&other, one).await, expected_one);
+    assert_eq!(history_of(&other, two).await.len(), 12);
+    // The write connection is back to checking foreign keys: a membership of a user who does
+    // not exist is refused.
+    if settings.database.url.starts_with("sqlite:") {
+        let on = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA foreign_keys",
+            ))
+            .await
+            .expect("pragma")
+            .expect("a row");
+        assert_eq!(on.try_get_by_index::<i64>(0).expect("a number"), 1);
+    }
+    let stray = entity::room_member::ActiveModel {
+        room_id: Set(one),
+        user_id: Set(99),
+        created_at: Set(store::now()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await;
+    assert!(stray.is_err(), "a membership of nobody was stored");
+    stop.stop().await;
+    arbiter.stop();
+}
+
 /// Every user's id, in order.
 async fn user_ids(db: &DatabaseConnection) -> Vec<i64> {
     let mut ids: Vec<i64> = entity::user::Entity::find()

@@ -160,17 +160,53 @@ pub async fn create_many<C: ConnectionTrait>(
     Ok(written)
 }
 
+/// How the statements of [`create_many_script`] make sure that the rooms and senders they
+/// write about exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum References {
+    /// The schema's foreign keys: each multi-row statement then keeps a statement journal.
+    ForeignKeys,
+    /// The statements themselves, with foreign keys off ([`Script::checking_references`]).
+    Checked,
+}
+
+/// From how many messages on [`create_many_script`] writes statements that check their
+/// references themselves: the statement journal they spare copies a few pages per message,
+/// while turning SQLite's foreign keys back on costs the transaction one more round trip to
+/// the database's thread, which a batch of one send (every batch at window 1) would feel.
+const CHECKED_FROM: usize = 8;
+
 /// The statements of [`create_many`] for `messages`, for the caller to run as a transaction
 /// of its own ([`Script::run_committed`]), and what they will have stored once committed;
 /// `None` when they do not fit one statement each ([`chunks`]): [`create_many`] writes those.
+/// From [`CHECKED_FROM`] messages on, the statements check the rows they reference
+/// themselves ([`References::Checked`]).
 pub fn create_many_script(
     backend: DatabaseBackend,
     messages: &[Planned],
 ) -> Option<(Script, Vec<Written>)> {
+    let references = if messages.len() >= CHECKED_FROM {
+        References::Checked
+    } else {
+        References::ForeignKeys
+    };
+    create_many_script_with(backend, messages, references)
+}
+
+/// [`create_many_script`] with the given [`References`] (`benches/batch_write.rs` compares
+/// the two).
+pub fn create_many_script_with(
+    backend: DatabaseBackend,
+    messages: &[Planned],
+    references: References,
+) -> Option<(Script, Vec<Written>)> {
     if chunks(messages, MESSAGE_ROW_BINDS).len() > 1 {
         return None;
     }
-    let mut script = Script::new(backend);
+    let mut script = match references {
+        References::Checked => Script::checking_references(backend),
+        References::ForeignKeys => Script::new(backend),
+    };
     let rows = messages.iter().map(|p| (&p.message, p.recipients));
     let written = script_for(&mut script, rows, true);
     Some((script, written))
@@ -233,10 +269,23 @@ fn script_for<'a>(
         });
     }
 
-    let insert = script.statement(
-        "INSERT INTO messages (id, room_id, sender_id, content, is_deleted, created_at, \
-         updated_at, parent_message_id, is_forwarded, forwarded_from_id, is_edited) VALUES ",
-    );
+    // Checking its references itself, the INSERT takes the room's and the sender's ids from
+    // their rows: a missing one is NULL, which the NOT NULL columns refuse.
+    let checked = script.checks_references();
+    let insert = if checked {
+        script.statement(
+            "INSERT OR FAIL INTO messages (id, room_id, sender_id, content, is_deleted, \
+             created_at, updated_at, parent_message_id, is_forwarded, forwarded_from_id, \
+             is_edited) SELECT v.column1, (SELECT id FROM rooms WHERE id = v.column2), \
+             (SELECT id FROM users WHERE id = v.column3), v.column4, v.column5, v.column6, \
+             v.column7, v.column8, v.column9, v.column10, v.column11 FROM (VALUES ",
+        )
+    } else {
+        script.statement(
+            "INSERT INTO messages (id, room_id, sender_id, content, is_deleted, created_at, \
+             updated_at, parent_message_id, is_forwarded, forwarded_from_id, is_edited) VALUES ",
+        )
+    };
     insert.rows(messages.iter().zip(&written).map(|((new, _), w)| {
         [
             w.id.into(),
@@ -252,13 +301,17 @@ fn script_for<'a>(
             false.into(),
         ]
     }));
+    if checked {
+        insert.push(") AS v");
+    }
     // One UPDATE for every room touched; it moves `notification_seq` on before the
     // notifications take their numbers from it.
-    let update = script.statement(
-        "UPDATE rooms SET last_message_id = v.column2, updated_at = v.column3, \
+    let or_fail = script.or_fail();
+    let update = script.statement(&format!(
+        "UPDATE{or_fail} rooms SET last_message_id = v.column2, updated_at = v.column3, \
          messages_posted = messages_posted + v.column4, \
-         notification_seq = notification_seq + v.column5 FROM (VALUES ",
-    );
+         notification_seq = notification_seq + v.column5 FROM (VALUES "
+    ));
     update.rows(rooms.iter().map(|r| {
         let (last, at) = r.last.expect("a room is listed with its messages");
         [

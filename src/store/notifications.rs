@@ -130,11 +130,12 @@ pub(super) fn insert_numbered(script: &mut Script, notices: &[Numbered], per_roo
     if notices.is_empty() {
         return;
     }
-    let insert = script.statement(
-        "INSERT INTO notifications (id, message_id, room_id, notification_type, created_at, \
-         actor_id, seq, owed) SELECT v.column1, v.column2, v.column3, v.column4, v.column5, \
-         v.column6, rooms.notification_seq - v.column7, v.column8 FROM (VALUES ",
-    );
+    let or_fail = script.or_fail();
+    let insert = script.statement(&format!(
+        "INSERT{or_fail} INTO notifications (id, message_id, room_id, notification_type, \
+         created_at, actor_id, seq, owed) SELECT v.column1, v.column2, v.column3, v.column4, \
+         v.column5, v.column6, rooms.notification_seq - v.column7, v.column8 FROM (VALUES "
+    ));
     insert.rows(notices.iter().map(|n| {
         let in_room = per_room
             .iter()

@@ -13,6 +13,13 @@
 //! [`Script::run_committed`] goes one step further for a script that is a whole transaction
 //! (the writer's batch of plain messages): on SQLite `BEGIN`, the statements and `COMMIT` are
 //! one query, on a connection held until the transaction has ended either way.
+//!
+//! [`Script::checking_references`] is such a transaction whose statements check the rows they
+//! reference themselves, so that SQLite runs it with foreign keys off: a multi-row statement
+//! that may fail halfway (an immediate foreign key, a constraint that aborts the statement)
+//! makes SQLite copy every page it is about to change into a statement journal first, so that
+//! the statement alone can be undone; a whole transaction that is rolled back on any failure
+//! needs none of that (docs/performance.md, "The statement journal of a batch").
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -82,6 +89,9 @@ impl Sql {
 pub struct Script {
     backend: DatabaseBackend,
     statements: Vec<Sql>,
+    /// The statements check the rows they reference themselves and fail, as a whole, on the
+    /// first thing wrong: see [`Script::checking_references`].
+    checks_references: bool,
 }
 
 impl Script {
@@ -89,6 +99,37 @@ impl Script {
         Script {
             backend,
             statements: Vec::new(),
+            checks_references: false,
+        }
+    }
+
+    /// A script for [`Script::run_committed`] only, whose statements are written to check the
+    /// rows they reference themselves (a subquery that yields NULL for a missing row, into a
+    /// NOT NULL column) and to stop at their first failing row (`OR FAIL`, [`Script::or_fail`]):
+    /// on SQLite it runs with foreign keys off, and since any failure rolls the whole
+    /// transaction back, no statement needs a statement journal. Elsewhere it is an ordinary
+    /// script.
+    pub fn checking_references(backend: DatabaseBackend) -> Script {
+        Script {
+            checks_references: backend == DatabaseBackend::Sqlite,
+            ..Script::new(backend)
+        }
+    }
+
+    /// Whether the statements must check the rows they reference ([`Script::checking_references`]).
+    pub fn checks_references(&self) -> bool {
+        self.checks_references
+    }
+
+    /// The conflict clause after `INSERT` or `UPDATE`: ` OR FAIL` in a script that checks its
+    /// references (a failing row stops the statement and keeps the rows before it, which the
+    /// rollback of the whole transaction undoes), none otherwise (the statement is undone
+    /// alone, as the savepoints of the writer's fallback need).
+    pub fn or_fail(&self) -> &'static str {
+        if self.checks_references {
+            " OR FAIL"
+        } else {
+            ""
         }
     }
 
@@ -134,6 +175,11 @@ impl Script {
     /// `ROLLBACK`, or this future dropped halfway) is closed instead of going back to the
     /// pool, which makes SQLite roll back what it held. Elsewhere: a transaction of sea-orm's,
     /// the statements one by one, and its commit.
+    ///
+    /// A script [`Script::checking_references`] turns SQLite's foreign keys off before its
+    /// `BEGIN` (the pragma cannot change inside a transaction) and on again afterwards, in a
+    /// query of its own whatever became of the transaction; a connection on which they cannot
+    /// be turned on again is closed instead of going back to the pool.
     pub async fn run_committed(
         self,
         db: &DatabaseConnection,
@@ -145,7 +191,9 @@ impl Script {
             self.run(&txn).await?;
             return txn.commit().await;
         }
-        let (text, values) = self.joined(BEGIN, "COMMIT;\n");
+        let unchecked = self.checks_references;
+        let begin = if unchecked { BEGIN_UNCHECKED } else { BEGIN };
+        let (text, values) = self.joined(begin, "COMMIT;\n");
         let started = Instant::now();
         let mut held = Held::acquire(db).await?;
         let ran = sqlx::query_with(
@@ -164,8 +212,11 @@ impl Script {
                 Err(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))))
             }
         };
+        if unchecked {
+            held.check_references_again().await;
+        }
         if let Some(observe) = observe {
-            observe(&text[BEGIN.len()..], started.elapsed(), result.is_err());
+            observe(&text[begin.len()..], started.elapsed(), result.is_err());
         }
         result
     }
@@ -196,11 +247,16 @@ impl Script {
 /// What a [`Script::run_committed`] query starts with on SQLite.
 const BEGIN: &str = "BEGIN;\n";
 
+/// The same for a script [`Script::checking_references`].
+const BEGIN_UNCHECKED: &str = "PRAGMA foreign_keys = OFF;\nBEGIN;\n";
+
 /// The SQLite connection a [`Script::run_committed`] transaction runs on, held from the pool
-/// until the transaction has ended; closed on drop, instead of returned, if it has not.
+/// until the transaction has ended (and its foreign keys are on again); closed on drop,
+/// instead of returned, if it has not.
 struct Held {
     conn: PoolConnection<Sqlite>,
-    /// No transaction of ours is open on `conn` (committed, or rolled back).
+    /// No transaction of ours is open on `conn` (committed, or rolled back), and its foreign
+    /// keys are on.
     ended: bool,
 }
 
@@ -223,6 +279,20 @@ impl Held {
             Ok(_) => self.ended = true,
             Err(e) if e.to_string().contains("no transaction is active") => self.ended = true,
             Err(e) => log::error!("cannot roll back a failed batch; closing its connection: {e}"),
+        }
+    }
+
+    /// Turns foreign keys on again after a transaction that ran with them off, whatever became
+    /// of it; if that fails the connection is closed (a new one starts with them on).
+    async fn check_references_again(&mut self) {
+        // Not ended until they are on: dropped meanwhile, the connection is closed.
+        let ended = std::mem::replace(&mut self.ended, false);
+        match sqlx::raw_sql("PRAGMA foreign_keys = ON")
+            .execute(&mut *self.conn)
+            .await
+        {
+            Ok(_) => self.ended = ended,
+            Err(e) => log::error!("cannot turn foreign keys on again; closing the connection: {e}"),
         }
     }
 }

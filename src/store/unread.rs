@@ -57,8 +57,10 @@ pub(super) fn count_new_messages(script: &mut Script, senders: &[(Uuid, i64, i64
     if senders.is_empty() {
         return;
     }
-    let update =
-        script.statement("UPDATE room_members SET settled = settled + v.column3 FROM (VALUES ");
+    let or_fail = script.or_fail();
+    let update = script.statement(&format!(
+        "UPDATE{or_fail} room_members SET settled = settled + v.column3 FROM (VALUES "
+    ));
     update.rows(
         senders
             .iter()
