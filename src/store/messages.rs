@@ -166,7 +166,9 @@ pub async fn create_many<C: ConnectionTrait>(
 pub enum References {
     /// The schema's foreign keys: each multi-row statement then keeps a statement journal.
     ForeignKeys,
-    /// The statements themselves, with foreign keys off ([`Script::checking_references`]).
+    /// The statements themselves, with foreign keys off ([`Script::checking_references`]):
+    /// the room and the sender of each message. A batch with a reply or a forward keeps the
+    /// foreign keys (its quoted messages are not checked otherwise).
     Checked,
 }
 
@@ -203,9 +205,14 @@ pub fn create_many_script_with(
     if chunks(messages, MESSAGE_ROW_BINDS).len() > 1 {
         return None;
     }
+    // The checked statements check the room and the sender, not a quoted message: a reply or
+    // a forward keeps its foreign keys.
+    let quotes = messages
+        .iter()
+        .any(|p| p.message.parent_message_id.is_some() || p.message.forwarded_from_id.is_some());
     let mut script = match references {
-        References::Checked => Script::checking_references(backend),
-        References::ForeignKeys => Script::new(backend),
+        References::Checked if !quotes => Script::checking_references(backend),
+        _ => Script::new(backend),
     };
     let rows = messages.iter().map(|p| (&p.message, p.recipients));
     let written = script_for(&mut script, rows, true);
