@@ -1,10 +1,10 @@
-//! The writer's batch of plain sends as `many-rooms` makes it: `BATCH` messages into as many
-//! one-to-one rooms, written the way `store::writer` writes such a batch on SQLite
+//! The writer's batch of plain sends as `many-rooms` makes it: `--batch N` messages (100 by
+//! default) into as many one-to-one rooms, written the way `store::writer` writes such a batch on SQLite
 //! (`create_many_script`, then `Script::run_committed`: one query, `BEGIN` to `COMMIT`), on a
 //! database that already holds `PREFILL` messages. The two forms of the statements
 //! (`References`: the schema's foreign keys, or statements that check their references
-//! themselves with foreign keys off) are alternated `ROUNDS` times, each for `BATCHES`
-//! batches, so that the database grows evenly under both.
+//! themselves with foreign keys off) are alternated `ROUNDS` times, each for `ROUND_SENDS`
+//! sends, so that the database grows evenly under both.
 //!
 //! Per send: the process's CPU time (this thread and sqlx's worker thread, where SQLite runs;
 //! little else runs in the process) and the wall time. CPU time is the figure to read on a
@@ -12,6 +12,7 @@
 //!
 //! ```bash
 //! cargo bench --bench batch_write
+//! cargo bench --bench batch_write -- --batch 8
 //! ```
 
 use std::collections::BTreeSet;
@@ -28,15 +29,16 @@ use uuid::Uuid;
 #[path = "support/mod.rs"]
 mod support;
 
-/// One-to-one rooms, each with its own two users; a batch takes the next `BATCH` of them.
+/// One-to-one rooms, each with its own two users; a batch takes the next ones of them.
 const ROOMS: usize = 200;
-/// Sends a batch: the writer's batches in `many-rooms` hold about 20–250.
+/// Sends a batch unless `--batch` says otherwise: the writer's batches in `many-rooms` hold
+/// about 20–250.
 const BATCH: usize = 100;
 /// Messages written before the measured rounds (the database's size matters: the indexes'
 /// pages stop fitting SQLite's cache).
 const PREFILL: usize = 50_000;
 const ROUNDS: usize = 4;
-const BATCHES: usize = 100;
+const ROUND_SENDS: usize = 10_000;
 
 /// CPU time of the whole process so far.
 fn process_cpu() -> Duration {
@@ -69,11 +71,12 @@ async fn pair_room(db: &DatabaseConnection, k: usize) -> Uuid {
     id
 }
 
-/// Batch number `n`: one message into each of the next `BATCH` rooms, from its first member.
-fn batch(rooms: &[Uuid], n: usize) -> Vec<Planned> {
-    (0..BATCH)
+/// Batch number `n` of `size`: one message into each of the next `size` rooms, from its first
+/// member.
+fn batch(rooms: &[Uuid], n: usize, size: usize) -> Vec<Planned> {
+    (0..size)
         .map(|i| {
-            let k = (n * BATCH + i) % rooms.len();
+            let k = (n * size + i) % rooms.len();
             Planned {
                 message: NewMessage {
                     room_id: rooms[k],
@@ -91,15 +94,26 @@ fn batch(rooms: &[Uuid], n: usize) -> Vec<Planned> {
         .collect()
 }
 
-/// Writes batch `n` as the writer does, committed.
-async fn write(db: &DatabaseConnection, rooms: &[Uuid], n: usize, references: References) {
-    let planned = batch(rooms, n);
+/// Writes batch `n` of `size` as the writer does, committed.
+async fn write(
+    db: &DatabaseConnection,
+    rooms: &[Uuid],
+    (n, size): (usize, usize),
+    references: References,
+) {
+    let planned = batch(rooms, n, size);
     let (script, _) = create_many_script_with(db.get_database_backend(), &planned, references)
         .expect("one statement each");
     script.run_committed(db, None).await.expect("committed");
 }
 
 fn main() {
+    let mut args = std::env::args().skip_while(|a| a != "--batch").skip(1);
+    let size: usize = args
+        .next()
+        .map(|n| n.parse().expect("--batch N"))
+        .unwrap_or(BATCH)
+        .clamp(1, ROOMS);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,29 +126,30 @@ fn main() {
             rooms.push(pair_room(&db, k).await);
         }
         let mut n = 0;
-        while n * BATCH < PREFILL {
-            write(&db, &rooms, n, References::ForeignKeys).await;
+        while n * size < PREFILL {
+            write(&db, &rooms, (n, size), References::ForeignKeys).await;
             n += 1;
         }
         println!(
-            "batches of {BATCH} plain sends into {ROOMS} one-to-one rooms, {PREFILL} messages \
+            "batches of {size} plain sends into {ROOMS} one-to-one rooms, {PREFILL} messages \
              before; per send:"
         );
         println!("round  statements           CPU µs   wall µs   database messages");
         for round in 1..=ROUNDS {
             for references in [References::ForeignKeys, References::Checked] {
                 let (cpu, wall) = (process_cpu(), Instant::now());
-                for _ in 0..BATCHES {
-                    write(&db, &rooms, n, references).await;
+                let batches = ROUND_SENDS.div_ceil(size);
+                for _ in 0..batches {
+                    write(&db, &rooms, (n, size), references).await;
                     n += 1;
                 }
-                let sends = (BATCHES * BATCH) as f64;
+                let sends = (batches * size) as f64;
                 let cpu = (process_cpu() - cpu).as_secs_f64() * 1e6 / sends;
                 let wall = wall.elapsed().as_secs_f64() * 1e6 / sends;
                 println!(
                     "{round:5}  {:<18} {cpu:8.1}  {wall:8.1}   {}",
                     format!("{references:?}"),
-                    n * BATCH
+                    n * size
                 );
             }
         }

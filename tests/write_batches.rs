@@ -14,7 +14,7 @@ use actix::Arbiter;
 use chatd::config::Settings;
 use chatd::rooms::room::RoomKind;
 use chatd::sanitize::sanitize;
-use chatd::store::messages::{NewMessage, Planned, Written};
+use chatd::store::messages::{NewMessage, Planned, Written, CHECKED_FROM};
 use chatd::store::notifications::NotificationKind;
 use chatd::store::rooms::NewRoom;
 use chatd::store::writer::{Job, JobFuture, Verdict, Writer};
@@ -551,15 +551,16 @@ async fn a_batch_whose_statements_fail_leaves_no_transaction_open_on_the_write_c
 
 #[actix_rt::test]
 async fn a_large_batch_checks_its_rooms_and_senders_itself_and_leaves_foreign_keys_on() {
-    // Arrange: users 1–4 in two rooms, and a writer. Batches of eight or more plain messages
-    // are written by statements that check their rooms and senders themselves, with SQLite's
-    // foreign keys off for their transaction.
+    // Arrange: users 1–4 in two rooms, and a writer. Batches of `CHECKED_FROM` plain messages
+    // or more are written by statements that check their rooms and senders themselves, with
+    // SQLite's foreign keys off for their transaction.
     let (settings, db, _database) = migrated_database().await;
     add_users(&db, 1..=4).await;
     let (one, two) = (pair_room(&db, 1, 2).await, pair_room(&db, 3, 4).await);
     let arbiter = Arbiter::new();
-    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 64, 64);
-    let contents: Vec<String> = (0..8).map(|i| format!("m{i}")).collect();
+    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 256, 256);
+    let each = CHECKED_FROM;
+    let contents: Vec<String> = (0..each).map(|i| format!("m{i}")).collect();
     let mut queued: Vec<(Uuid, i64, &str)> = contents
         .iter()
         .enumerate()
@@ -572,8 +573,8 @@ async fn a_large_batch_checks_its_rooms_and_senders_itself_and_leaves_foreign_ke
         })
         .collect();
 
-    // Act: a batch of nine with one to a room that does not exist, one of nine with one from
-    // a user who does not, then the eight alone.
+    // Act: a batch with one more, to a room that does not exist; one with one more, from a
+    // user who does not exist; then the same sends alone.
     let mut nowhere = queued.clone();
     nowhere.insert(3, (Uuid::new_v4(), 1, "nowhere"));
     let mut nowhere = one_batch(&writer, 10, &nowhere).await;
@@ -594,10 +595,11 @@ async fn a_large_batch_checks_its_rooms_and_senders_itself_and_leaves_foreign_ke
         assert!(at.iter().all(|a| *a == at[0]));
     }
     let other = store::connect(&settings.database).await.expect("connect");
-    let sent: Vec<String> = (0..8).step_by(2).map(|i| format!("m{i}")).collect();
-    let expected_one = [sent.clone(), sent, vec!["again".to_string(); 4]].concat();
+    let sent: Vec<String> = (0..each).step_by(2).map(|i| format!("m{i}")).collect();
+    let again = vec!["again".to_string(); sent.len()];
+    let expected_one = [sent.clone(), sent, again].concat();
     assert_eq!(history_of(&other, one).await, expected_one);
-    assert_eq!(history_of(&other, two).await.len(), 12);
+    assert_eq!(history_of(&other, two).await.len(), 3 * (each / 2));
     // The write connection is back to checking foreign keys: a membership of a user who does
     // not exist is refused.
     if settings.database.url.starts_with("sqlite:") {

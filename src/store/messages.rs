@@ -173,10 +173,15 @@ pub enum References {
 }
 
 /// From how many messages on [`create_many_script`] writes statements that check their
-/// references themselves: the statement journal they spare copies a few pages per message,
-/// while turning SQLite's foreign keys back on costs the transaction one more round trip to
-/// the database's thread, which a batch of one send (every batch at window 1) would feel.
-const CHECKED_FROM: usize = 8;
+/// references themselves. What they spare grows with the batch (the statement journal copies
+/// a few pages per message); what they cost does not so much: turning SQLite's foreign keys
+/// off and on expires every prepared statement of the connection, so the batch's statements
+/// are prepared anew each time where those of a repeated shape would come from the cache, and
+/// turning them on again is one more round trip to the database's thread. Measured with
+/// `benches/batch_write.rs` (where every shape repeats, the case least favourable to them):
+/// dearer up to 16 messages, even at 32, cheaper from 64 (docs/performance.md, "The statement
+/// journal of a batch").
+pub const CHECKED_FROM: usize = 32;
 
 /// The statements of [`create_many`] for `messages`, for the caller to run as a transaction
 /// of its own ([`Script::run_committed`]), and what they will have stored once committed;
