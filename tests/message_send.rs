@@ -1,11 +1,14 @@
 //! `message.send` in detail: the `extra_fields` whitelist (DECISIONS 20), reply and forward
-//! sources (DECISIONS 21), media, and the errors of messages.md §7.8 in the table's order.
+//! sources (DECISIONS 21), media, the errors of messages.md §7.8 in the table's order, and a
+//! refusal to post before every error of the body (§1.5), sent one at a time or pipelined.
 
 mod common;
 
 use common::messages::{alice_and_bob, history, not_a_uuid, send_to, send_with};
-use common::rooms::{constraint, denied, error, internal, not_found, rule};
-use common::{create_one_to_one, normalize_times, spawn_app, user_json};
+use common::rooms::{constraint, create_room, denied, error, internal, not_found, rule, texts};
+use common::{
+    assert_uuid, create_one_to_one, normalize_times, spawn_app, spawn_app_with, user_json,
+};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -294,4 +297,87 @@ async fn send_errors_come_in_the_order_of_the_table() {
     bob.assert_nothing_pending().await;
     let answer = history(&mut alice, room, None).await;
     assert_eq!(answer["data"]["messages"], json!([existing]));
+}
+
+/// Every kind of body the checks before the write refuse, then a valid one: a sender who may
+/// not post in the room (or a room that does not exist) gets that refusal for each of them,
+/// whichever check of the body would fail (messages.md §1.5, §7.8 rows 4–5 before 6–15).
+async fn a_refusal_to_post_comes_before_every_error_of_the_body(pipelined_sends: &str) {
+    let app = spawn_app_with(&[("sessions.pipelined_sends", pipelined_sends)]).await;
+    let (mut alice, mut bob, ab) = alice_and_bob(&app).await;
+    let [mut carol, mut dave] = app.users([3, 4]).await;
+    let existing = send_to(&mut alice, ab, "existing", &mut [&mut bob]).await;
+    let locked = json!({"type": "GroupChat", "name": "Team", "participants": [2, 3],
+                        "extra_fields": {"group_locked": true}});
+    let locked =
+        assert_uuid(&create_room(&mut alice, locked, &mut [&mut bob, &mut carol]).await["id"]);
+    let channel = json!({"type": "Channel", "name": "News", "subscribers": [3]});
+    let channel = assert_uuid(&create_room(&mut alice, channel, &mut [&mut carol]).await["id"]);
+    let missing = uuid::Uuid::new_v4();
+    let image = json!({"media_url": "https://cdn.example.com/p.jpg", "media_type": "image"});
+    let zip = json!({"media_url": "u", "media_type": "file", "mime_type": "application/zip"});
+    let bodies = [
+        json!({"content": "x", "extra_fields": "x"}),
+        json!({"content": " ", "extra_fields": {"media": {"a": 1}}}),
+        json!({}),
+        json!({"content": " "}),
+        json!({"content": "x", "extra_fields": {"parent_message_id": missing}}),
+        json!({"content": "x", "extra_fields": {"parent_message_id": "abc"}}),
+        // A source the sender may not read (dave, carol), or may (bob).
+        json!({"content": "x", "extra_fields": {"forwarded_from_id": existing["id"]}}),
+        json!({"content": "x", "extra_fields": {"parent_message_id": existing["id"],
+                                                "forwarded_from_id": existing["id"]}}),
+        json!({"content": "x", "extra_fields": {"media": [image, 1]}}),
+        json!({"content": "x", "extra_fields": {"media": [{"media_type": "gif"}]}}),
+        // Refused only by the database's check, as it is written.
+        json!({"content": "x", "extra_fields": {"media": [image, zip]}}),
+        json!({"content": "x"}),
+    ];
+    let refused_to_post = denied(texts::SEND);
+    let senders: [(&mut common::Client, uuid::Uuid, Value); 4] = [
+        // Not a member of the one-to-one chat.
+        (&mut dave, ab, refused_to_post.clone()),
+        // A member of a locked group who is not its creator or an admin.
+        (&mut bob, locked, refused_to_post.clone()),
+        // A subscriber without `can_send_messages`.
+        (&mut carol, channel, refused_to_post),
+        (&mut alice, missing, not_found()),
+    ];
+    for (sender, room, refusal) in senders {
+        // All of them at once: with pipelining, each is checked while the ones before it are
+        // still being answered, and every answer still comes in order.
+        for body in &bodies {
+            let mut data = body.clone();
+            data["room_id"] = json!(room);
+            sender.emit("message.send", data).await;
+        }
+        for body in &bodies {
+            assert_eq!(sender.recv().await, refusal, "{body} to {room}");
+        }
+        sender.assert_nothing_pending().await;
+    }
+
+    for client in [&mut bob, &mut carol, &mut dave] {
+        client.assert_nothing_pending().await;
+    }
+    assert_eq!(
+        history(&mut alice, ab, None).await["data"]["messages"],
+        json!([existing])
+    );
+    for room in [locked, channel] {
+        assert_eq!(
+            history(&mut alice, room, None).await["data"]["messages"],
+            json!([])
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_to_post_comes_before_every_error_of_the_body_one_send_at_a_time() {
+    a_refusal_to_post_comes_before_every_error_of_the_body("1").await;
+}
+
+#[tokio::test]
+async fn a_refusal_to_post_comes_before_every_error_of_the_body_pipelined() {
+    a_refusal_to_post_comes_before_every_error_of_the_body("8").await;
 }

@@ -334,14 +334,19 @@ impl Handler<UserCreated> for RoomActor {
 
 impl RoomActor {
     /// Queues a send with the writer and goes on: see the module's note. Its outcome arrives
-    /// once it has landed and been fanned out, after every earlier send of the room.
+    /// once it has landed and been fanned out, after every earlier send of the room. A sender
+    /// who may not post here is refused at once, before anything is queued: its session asks
+    /// no other question of this actor before a send that passed its own checks.
     fn queue(
         &mut self,
         msg: Post,
         errors_to: Option<(i64, Uuid)>,
         ctx: &mut Context<Self>,
     ) -> Result<Queued, ChatError> {
-        let room = self.room()?.clone();
+        let room = self.room()?;
+        // The state the write is checked against again (`Write for Post`).
+        room.authorize(msg.message.sender_id, Action::Post)?;
+        let room = room.clone();
         let (job, landed) = WriteJob::new(msg, room);
         if let Err(job) = self.wiring.writer.try_submit(job) {
             // The writer's queue is full: this actor handles nothing more until it has room,

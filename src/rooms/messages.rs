@@ -37,10 +37,12 @@ pub struct Authorize {
 #[rtype(result = "Result<Room, ChatError>")]
 pub struct Snapshot;
 
-/// `message.send` after validation: checked again against the room's state, stored durably
-/// (in a batch's transaction, with its notification for the other members), then fanned out.
-/// Posts to one room are queued with the writer in order and fanned out in that order, so
-/// the room's dispatch order is its commit order.
+/// `message.send` after validation: checked against the room's state (a sender who may not
+/// post here is answered at once, with the error [`Authorize`] would give; a send is the one
+/// question its session asks), stored durably (in a batch's transaction, with its
+/// notification for the other members), then fanned out. Posts to one room are queued with
+/// the writer in order and fanned out in that order, so the room's dispatch order is its
+/// commit order.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<Committed<MessageView>, ChatError>")]
 pub struct Post {
@@ -49,8 +51,9 @@ pub struct Post {
 }
 
 /// A `message.send` its connection pipelines (`sessions.pipelined_sends`): queued exactly as
-/// a [`Post`], but answered as soon as it is queued, with where its outcome will arrive. A
-/// refused or failed one is answered to the connection itself, through its outbox at the
+/// a [`Post`], but answered as soon as it is queued, with where its outcome will arrive (or
+/// at once with the refusal of a sender who may not post here). One refused or failed after
+/// it was queued is answered to the connection itself, through its outbox at the
 /// moment the room takes its answer, so that its error frame sits between the dispatches of
 /// the room's earlier and later sends exactly where the sender's events put it.
 #[derive(Message, Clone)]

@@ -1,5 +1,10 @@
-//! `message.send`: gate, validate, then hand the message to its room's actor, which checks
-//! again, stores it durably and fans it out.
+//! `message.send`: validate, then hand the message to its room's actor, which decides whether
+//! the sender may post there, stores it durably and fans it out.
+//!
+//! The right to post (messages.md §7.2) is asked of the room's actor, and the actor answers it
+//! as it queues the send ([`Post`]): a send that passes every check made here asks the actor
+//! once. A send that fails one asks for the right first and answers a refusal before its own
+//! error, since authorisation errors come before every other (§1.5, §7.8 row 5).
 
 use std::time::Instant;
 
@@ -85,18 +90,39 @@ pub fn sent(
     Ok(None)
 }
 
-/// Every check of a `message.send` made before its room's actor is asked to store it.
+/// Every check of a `message.send` made before its room's actor is asked to store it (see the
+/// module's note for the right to post).
 pub async fn prepare(
     app: &AppState,
     caller: &Caller,
     req: MessageSend,
 ) -> Result<Prepared, ChatError> {
     let received = Instant::now();
-    // 1. Which room, then may the caller post there (messages.md §7.2).
+    // Which room (messages.md §7.2 steps 1–2).
     let room_id = target_room(app, &req.target).await?;
-    authorize(app, room_id, caller.user.id, Action::Post).await?;
+    match checked(app, caller, room_id, req).await {
+        Ok(post) => Ok(Prepared {
+            room_id,
+            post,
+            received,
+        }),
+        Err(err) => {
+            // Refused to post there (step 3) wins over whatever the body got wrong.
+            authorize(app, room_id, caller.user.id, Action::Post).await?;
+            Err(err)
+        }
+    }
+}
 
-    // 2. The body, all field errors together (§7.8 rows 6–11).
+/// The checks after the right to post, in the order of messages.md §7.8 (rows 6–15), and the
+/// [`Post`] they leave.
+async fn checked(
+    app: &AppState,
+    caller: &Caller,
+    room_id: Uuid,
+    req: MessageSend,
+) -> Result<Post, ChatError> {
+    // 1. The body, all field errors together (§7.8 rows 6–11).
     let mut errors = FieldErrors::default();
     let body = parse_send_body(
         &req.data,
@@ -133,7 +159,7 @@ pub async fn prepare(
     }
     errors.into_result()?;
 
-    // 3. Reply and forward sources must be readable by the caller — asked of their rooms'
+    // 2. Reply and forward sources must be readable by the caller — asked of their rooms'
     //    actors (DECISIONS 21) — and alive (DECISIONS 25).
     let rights = message_rights(app, caller.user.id, sources.iter().map(|m| m.room_id)).await?;
     for source in &sources {
@@ -148,10 +174,10 @@ pub async fn prepare(
         // The schema's reply-xor-forward check would refuse it; refuse before writing.
         return Err(ChatError::Integrity);
     }
-    // 4. Media items last (§7.8 rows 13–14), all of them before anything is written.
+    // 3. Media items last (§7.8 rows 13–14), all of them before anything is written.
     let media = parse_media(&body.media)?;
 
-    // 5. Sanitise, store (durably), then tell the room.
+    // 4. Sanitise; the room's actor stores it (durably), then tells the room.
     let content = if media.is_empty() {
         sanitized(&body.content, app.settings.limits.max_content_chars)?
     } else {
@@ -166,7 +192,7 @@ pub async fn prepare(
             } else {
                 NotificationKind::NewMessage
             });
-    let post = Post {
+    Ok(Post {
         message: NewMessage {
             room_id,
             sender_id: caller.user.id,
@@ -178,10 +204,5 @@ pub async fn prepare(
             notification_type,
         },
         sender: user_view(&caller.user),
-    };
-    Ok(Prepared {
-        room_id,
-        post,
-        received,
     })
 }
