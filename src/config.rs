@@ -90,6 +90,10 @@ pub struct DatabaseSettings {
     /// SQLite: WAL pages after which a commit copies them into the database file
     /// (`PRAGMA wal_autocheckpoint`; 0: never, which lets the WAL grow without bound).
     pub sqlite_wal_autocheckpoint: u32,
+    /// SQLite: seconds after a commit of the writer that the checkpointer
+    /// ([`crate::store::checkpoint`]) copies the WAL into the database file on a connection
+    /// of its own; 0: no checkpointer (commits checkpoint, after `sqlite_wal_autocheckpoint`).
+    pub sqlite_checkpoint_delay: f64,
 }
 
 /// SQLite's `synchronous` pragma, in WAL mode.
@@ -332,12 +336,16 @@ impl Settings {
                 return invalid(key, "must be a positive number of seconds");
             }
         }
-        let drain = self.server.drain_seconds;
-        if !(drain.is_finite() && (0.0..1e9).contains(&drain)) {
-            return invalid(
-                "server.drain_seconds",
-                "must be zero or a positive number of seconds",
-            );
+        for (key, secs) in [
+            ("server.drain_seconds", self.server.drain_seconds),
+            (
+                "database.sqlite_checkpoint_delay",
+                self.database.sqlite_checkpoint_delay,
+            ),
+        ] {
+            if !(secs.is_finite() && (0.0..1e9).contains(&secs)) {
+                return invalid(key, "must be zero or a positive number of seconds");
+            }
         }
         if self.auth.jwt_secret.is_empty() {
             return invalid("auth.jwt_secret", "must not be empty");
@@ -431,6 +439,12 @@ impl Settings {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.server.shutdown_timeout)
+    }
+
+    /// `None`: no checkpointer (`database.sqlite_checkpoint_delay` = 0).
+    pub fn sqlite_checkpoint_delay(&self) -> Option<Duration> {
+        let secs = self.database.sqlite_checkpoint_delay;
+        (secs > 0.0).then(|| Duration::from_secs_f64(secs))
     }
 
     pub fn write_stall_timeout(&self) -> Duration {

@@ -80,6 +80,12 @@ impl Application {
             settings.database.write_queue,
             settings.database.write_batch_max,
         );
+        store::checkpoint::launch(
+            &settings.database,
+            settings.sqlite_checkpoint_delay(),
+            writer.commits(),
+        )
+        .await?;
         let presence = Arc::new(Presence::new(metrics.clone(), settings.mailboxes.session));
         let delivery: Arc<dyn Deliver> = presence.clone();
         let notification_stats = Arc::new(NotificationStats::default());

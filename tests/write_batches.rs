@@ -509,6 +509,74 @@ async fn the_write_connection_checkpoints_after_the_configured_wal_pages() {
     }
 }
 
+/// With `database.sqlite_checkpoint_delay`, the checkpointer copies what the writer committed
+/// into the database file on a connection of its own, while the write connection checkpoints
+/// nothing (`sqlite_wal_autocheckpoint` = 0 here): the database file alone, without its WAL,
+/// then holds the message sent (SQLite only).
+#[tokio::test]
+async fn the_checkpointer_copies_committed_sends_into_the_database_file() {
+    let app = common::spawn_app_with(&[
+        ("database.sqlite_wal_autocheckpoint", "0"),
+        ("database.sqlite_checkpoint_delay", "0.05"),
+    ])
+    .await;
+    let Some(file) = app
+        .settings
+        .database
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split('?').next())
+        .map(std::path::PathBuf::from)
+    else {
+        return;
+    };
+    let (mut alice, mut bob) = (app.user(1).await, app.user(2).await);
+    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    common::send_message(&mut alice, room, "checkpointed").await;
+
+    let copy = std::env::temp_dir().join(format!("chatd-checkpointed-{}.db", Uuid::new_v4()));
+    app.eventually("the database file alone holds the message", || {
+        database_file_holds(&file, &copy, "checkpointed")
+    })
+    .await;
+    remove_sqlite_files(&copy);
+}
+
+/// Whether `file`, copied without the WAL beside it (what checkpoints have copied into it so
+/// far), holds a message with this content.
+async fn database_file_holds(
+    file: &std::path::Path,
+    copy: &std::path::Path,
+    content: &str,
+) -> bool {
+    remove_sqlite_files(copy);
+    if std::fs::copy(file, copy).is_err() {
+        return false;
+    }
+    let url = format!("sqlite://{}?mode=rwc", copy.display());
+    let Ok(db) = sea_orm::Database::connect(url).await else {
+        return false;
+    };
+    let found = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT count(*) FROM messages WHERE content = ?",
+            [content.into()],
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get_by_index::<i64>(0).ok());
+    db.close().await.ok();
+    found == Some(1)
+}
+
+fn remove_sqlite_files(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
 #[actix_rt::test]
 async fn a_batch_whose_statements_fail_leaves_no_transaction_open_on_the_write_connection() {
     // Arrange: users 1 and 2 in a room, a writer, and the users' count.

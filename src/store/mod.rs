@@ -1,6 +1,7 @@
 //! The only code that runs sea-orm queries. Functions are named by intent and take any
 //! `ConnectionTrait`, so an event handler can run several of them in one transaction.
 
+pub mod checkpoint;
 pub mod messages;
 pub mod notifications;
 pub mod render;

@@ -89,6 +89,8 @@ pub trait Job: Send {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Box<dyn Job>>,
+    /// Counts the committed batches; closed once the writer has ended.
+    commits: watch::Receiver<u64>,
 }
 
 /// Stops the writer between two batches (for shutdown): a batch is never cut off halfway,
@@ -124,13 +126,21 @@ impl Writer {
         let batch_max = batch_max.max(1);
         let (stop, stopping) = watch::channel(false);
         let (done, stopped) = oneshot::channel();
+        let (committed, commits) = watch::channel(0);
         arbiter.spawn_fn(move || {
             actix_rt::spawn(async move {
-                run(db, observe, rx, batch_max, stopping).await;
+                run(db, observe, rx, batch_max, stopping, committed).await;
                 let _ = done.send(());
             });
         });
-        (Writer { queue: tx }, WriterStop { stop, stopped })
+        let writer = Writer { queue: tx, commits };
+        (writer, WriterStop { stop, stopped })
+    }
+
+    /// Changes after each batch the writer commits; closed once it has ended. What the
+    /// checkpointer ([`super::checkpoint`]) waits for.
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.clone()
     }
 
     /// Queues `job` without waiting; gives it back when the queue is full. A job queued to a
@@ -155,6 +165,7 @@ async fn run(
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     batch_max: usize,
     mut stop: watch::Receiver<bool>,
+    committed: watch::Sender<u64>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(batch_max);
     loop {
@@ -168,7 +179,7 @@ async fn run(
         }
         let ended = commit(&db, observe.as_ref(), &mut batch).await;
         match &ended {
-            Ok(_) => {}
+            Ok(_) => committed.send_modify(|n| *n = n.wrapping_add(1)),
             Err(e) => log::error!("a batch of {} room writes failed: {e}", batch.len()),
         }
         let ended = ended.as_ref().map(|at| *at);
