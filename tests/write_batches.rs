@@ -495,16 +495,7 @@ async fn the_write_connection_checkpoints_after_the_configured_wal_pages() {
         if !app.settings.database.url.starts_with("sqlite:") {
             return;
         }
-        let db = app.state().db.clone();
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "PRAGMA wal_autocheckpoint",
-            ))
-            .await
-            .expect("pragma")
-            .expect("a row");
-        let pages: i64 = row.try_get_by_index(0).expect("a number");
+        let pages = sqlite_pragma(&app.state().db, "wal_autocheckpoint").await;
         assert_eq!(pages, expected);
     }
 }
@@ -671,15 +662,7 @@ async fn a_large_batch_checks_its_rooms_and_senders_itself_and_leaves_foreign_ke
     // The write connection is back to checking foreign keys: a membership of a user who does
     // not exist is refused.
     if settings.database.url.starts_with("sqlite:") {
-        let on = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "PRAGMA foreign_keys",
-            ))
-            .await
-            .expect("pragma")
-            .expect("a row");
-        assert_eq!(on.try_get_by_index::<i64>(0).expect("a number"), 1);
+        assert_eq!(sqlite_pragma(&db, "foreign_keys").await, 1);
     }
     let stray = entity::room_member::ActiveModel {
         room_id: Set(one),
@@ -716,4 +699,17 @@ async fn history_of(db: &DatabaseConnection, room: Uuid) -> Vec<String> {
         .expect("messages");
     stored.sort_by_key(|m| (m.created_at, m.id));
     stored.into_iter().map(|m| m.content).collect()
+}
+
+/// The value of SQLite's pragma `name` on a connection of `db`'s pool.
+async fn sqlite_pragma(db: &DatabaseConnection, name: &str) -> i64 {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        format!("PRAGMA {name}"),
+    ))
+    .await
+    .expect("pragma")
+    .expect("a row")
+    .try_get_by_index(0)
+    .expect("a number")
 }
