@@ -147,9 +147,11 @@ fn fanout(c: &mut Criterion) {
                 presence.register(user, Uuid::new_v4(), session.recipient(), outbox);
             }
             let delivery: Arc<dyn Deliver> = presence.clone();
+            let direct = store::direct::Direct::open(&settings.database).expect("direct");
             let (writer, _stop) = Writer::launch(
                 &writes_arbiter.handle(),
                 db.clone(),
+                direct,
                 None,
                 settings.database.write_queue,
                 settings.database.write_batch_max,

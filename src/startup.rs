@@ -73,9 +73,12 @@ impl Application {
 
         let actors = Arbiter::new();
         let writes = Arbiter::new();
+        let direct = store::direct::Direct::open(&settings.database)
+            .map_err(|e| sea_orm::DbErr::Custom(format!("the writer's SQLite connection: {e}")))?;
         let (writer, writer_stop) = Writer::launch(
             &writes.handle(),
             db.clone(),
+            direct,
             Some(store::query_observer(metrics.clone())),
             settings.database.write_queue,
             settings.database.write_batch_max,

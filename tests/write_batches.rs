@@ -14,10 +14,11 @@ use actix::Arbiter;
 use chatd::config::Settings;
 use chatd::rooms::room::RoomKind;
 use chatd::sanitize::sanitize;
+use chatd::store::direct::Direct;
 use chatd::store::messages::{NewMessage, Planned, Written, CHECKED_FROM};
 use chatd::store::notifications::NotificationKind;
 use chatd::store::rooms::NewRoom;
-use chatd::store::writer::{Job, JobFuture, Verdict, Writer};
+use chatd::store::writer::{Job, JobFuture, Verdict, Writer, WriterStop};
 use chatd::store::{self, QueryObserver, StoreError};
 use common::messages::{history, history_ids};
 use common::rooms::create_group;
@@ -109,9 +110,8 @@ fn answer<T>(
 #[actix_rt::test]
 async fn a_failing_write_is_rolled_back_alone_and_the_rest_of_its_batch_commits() {
     // Arrange: a migrated database, and a writer whose first job waits at a gate.
-    let (_, db, _database) = migrated_database().await;
-    let arbiter = Arbiter::new();
-    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 64, 64);
+    let (settings, db, _database) = migrated_database().await;
+    let (arbiter, writer, stop) = start_writer(&settings, &db, None, 64, 64);
     let (mut first, first_told) = insert_user(1);
     let (open, gate) = oneshot::channel();
     let (running, runs) = oneshot::channel();
@@ -325,6 +325,28 @@ async fn migrated_database() -> (Settings, DatabaseConnection, TestDatabase) {
     (settings, db, database)
 }
 
+/// A writer on an arbiter of its own, writing through `db` and, as the server does, on its own
+/// connection to the SQLite file of `settings` (none on PostgreSQL).
+fn start_writer(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    observe: Option<QueryObserver>,
+    queue: usize,
+    batch_max: usize,
+) -> (Arbiter, Writer, WriterStop) {
+    let direct = Direct::open(&settings.database).expect("the writer's connection");
+    let arbiter = Arbiter::new();
+    let (writer, stop) = Writer::launch(
+        &arbiter.handle(),
+        db.clone(),
+        direct,
+        observe,
+        queue,
+        batch_max,
+    );
+    (arbiter, writer, stop)
+}
+
 /// The users `ids`, each committed in a transaction of its own.
 async fn add_users(db: &DatabaseConnection, ids: impl IntoIterator<Item = i64>) {
     for id in ids {
@@ -400,12 +422,11 @@ async fn one_batch(
 #[actix_rt::test]
 async fn plain_messages_of_several_rooms_share_statements_and_a_failing_one_is_undone_alone() {
     // Arrange: users 1–4, two rooms, a writer, and a count of the message INSERTs it runs.
-    let (_, mut db, _database) = migrated_database().await;
+    let (settings, mut db, _database) = migrated_database().await;
     add_users(&db, 1..=4).await;
     let (one, two) = (pair_room(&db, 1, 2).await, pair_room(&db, 3, 4).await);
     let (inserts, observer) = count_message_inserts(&mut db);
-    let arbiter = Arbiter::new();
-    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), Some(observer), 64, 64);
+    let (arbiter, writer, stop) = start_writer(&settings, &db, Some(observer), 64, 64);
 
     // Act: two batches of messages of both rooms interleaved; the first holds one to a room
     // that does not exist, which fails the multi-row statements.
@@ -574,8 +595,7 @@ async fn a_batch_whose_statements_fail_leaves_no_transaction_open_on_the_write_c
     let (settings, db, _database) = migrated_database().await;
     add_users(&db, 1..=2).await;
     let room = pair_room(&db, 1, 2).await;
-    let arbiter = Arbiter::new();
-    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 64, 64);
+    let (arbiter, writer, stop) = start_writer(&settings, &db, None, 64, 64);
 
     // Act: a batch of plain messages whose statements fail (the last one's room does not
     // exist), then a write straight through the pool the writer writes through, and a
@@ -616,8 +636,7 @@ async fn a_large_batch_checks_its_rooms_and_senders_itself_and_leaves_foreign_ke
     let (settings, db, _database) = migrated_database().await;
     add_users(&db, 1..=4).await;
     let (one, two) = (pair_room(&db, 1, 2).await, pair_room(&db, 3, 4).await);
-    let arbiter = Arbiter::new();
-    let (writer, stop) = Writer::launch(&arbiter.handle(), db.clone(), None, 256, 256);
+    let (arbiter, writer, stop) = start_writer(&settings, &db, None, 256, 256);
     let each = CHECKED_FROM;
     let contents: Vec<String> = (0..each).map(|i| format!("m{i}")).collect();
     let mut queued: Vec<(Uuid, i64, &str)> = contents
@@ -712,4 +731,122 @@ async fn sqlite_pragma(db: &DatabaseConnection, name: &str) -> i64 {
     .expect("a row")
     .try_get_by_index(0)
     .expect("a number")
+}
+
+/// On a SQLite file the writer commits its batches of plain sends on a connection of its own
+/// (`store::direct`): what it wrote is read through the pool, in history, and again after the
+/// server restarts on the same file.
+#[tokio::test]
+async fn sends_the_writer_commits_on_its_own_connection_are_read_through_the_pool_and_after_a_restart(
+) {
+    // Arrange: Alice and Bob in a one-to-one chat.
+    let mut app = spawn_app().await;
+    let sqlite = app.settings.database.url.starts_with("sqlite:");
+    let (mut alice, mut bob) = (app.user(1).await, app.user(2).await);
+    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    // SQLite's count of the commits other connections made, as the pool's connection sees it.
+    let version = if sqlite {
+        sqlite_pragma(&app.state().db, "data_version").await
+    } else {
+        0
+    };
+
+    // Act: three sends, one at a time.
+    let mut sent = Vec::new();
+    for content in ["one", "two", "three"] {
+        let dispatch = common::send_message(&mut alice, room, content).await;
+        assert_eq!(bob.recv_dispatch("message.dispatch").await, dispatch);
+        sent.push(dispatch["id"].clone());
+    }
+
+    // Assert: another connection than the pool's committed them (on SQLite); the pool reads
+    // them, history lists them, and so it does after a restart.
+    if sqlite {
+        assert_ne!(
+            sqlite_pragma(&app.state().db, "data_version").await,
+            version
+        );
+    }
+    let pool = app.state().db.clone();
+    let expected: Vec<String> = ["one", "two", "three"].map(String::from).to_vec();
+    assert_eq!(history_of(&pool, room).await, expected);
+    // History pages are newest first.
+    sent.reverse();
+    assert_eq!(history_ids(&history(&mut bob, room, None).await), sent);
+    drop(pool);
+    drop((alice, bob));
+    app.restart().await;
+    // Bob acknowledged none: the three notifications are replayed as he connects.
+    let (mut bob, pending) = app.connect(2).await;
+    let replayed: Vec<Value> = pending[room.to_string()]
+        .as_array()
+        .expect("the room's notifications")
+        .iter()
+        .rev()
+        .map(|n| n["message"]["id"].clone())
+        .collect();
+    assert_eq!(replayed, sent);
+    assert_eq!(history_ids(&history(&mut bob, room, None).await), sent);
+    assert_eq!(history_of(&app.state().db, room).await, expected);
+}
+
+/// A transaction of the pool that reads before it writes, as `message.read` or `room.create`
+/// do: it counts the users, then inserts user `id`.
+async fn read_then_write(db: &DatabaseConnection, id: i64) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    entity::user::Entity::find().all(&txn).await?;
+    tokio::task::yield_now().await;
+    user_row(id).insert(&txn).await?;
+    txn.commit().await
+}
+
+/// The writer's own connection and the pool's write the same SQLite file: while the writer
+/// commits sends on its connection, transactions of the pool that read before they write
+/// (which SQLite fails at once, busy timeout or not, if another connection commits between
+/// their read and their write) all commit, and every send lands.
+#[actix_rt::test]
+async fn writes_through_the_pool_and_the_writers_own_connection_at_once_all_land() {
+    // Arrange: users 1 and 2 in a room, and a writer on its own connection.
+    let (settings, db, _database) = migrated_database().await;
+    add_users(&db, 1..=2).await;
+    let room = pair_room(&db, 1, 2).await;
+    let (arbiter, writer, stop) = start_writer(&settings, &db, None, 64, 8);
+    let rounds: i64 = 200;
+
+    // Act: 200 sends, in batches of at most 8, and meanwhile 200 transactions of the pool,
+    // one after another.
+    let sends = async {
+        let mut answers = Vec::new();
+        for i in 0..rounds {
+            let (job, told) = send_message(room, 1 + i % 2, &format!("m{i}"));
+            writer.submit(job).await;
+            answers.push(told);
+        }
+        let mut told = Vec::new();
+        for answer in answers {
+            told.push(answer.await.expect("answered"));
+        }
+        told
+    };
+    let pool_writes = async {
+        let mut written = Vec::new();
+        for id in 0..rounds {
+            written.push(read_then_write(&db, 1000 + id).await);
+        }
+        written
+    };
+    let (told, pool_writes) = tokio::join!(sends, pool_writes);
+
+    // Assert: every one committed.
+    for (id, written) in pool_writes.into_iter().enumerate() {
+        written.unwrap_or_else(|e| panic!("the pool's write of user {}: {e}", 1000 + id));
+    }
+    for answer in told {
+        answer.expect("committed");
+    }
+    let other = store::connect(&settings.database).await.expect("connect");
+    assert_eq!(user_ids(&other).await.len(), 2 + rounds as usize);
+    assert_eq!(history_of(&other, room).await.len(), rounds as usize);
+    stop.stop().await;
+    arbiter.stop();
 }

@@ -2,6 +2,7 @@
 //! `ConnectionTrait`, so an event handler can run several of them in one transaction.
 
 pub mod checkpoint;
+pub mod direct;
 pub mod messages;
 pub mod notifications;
 pub mod render;

@@ -33,6 +33,7 @@ use sea_orm::{
 };
 use sea_query_sqlx::SqlxValues;
 
+use super::direct::Direct;
 use super::QueryObserver;
 
 /// One statement: its text, with a placeholder per bound value written the way `backend`
@@ -217,6 +218,36 @@ impl Script {
         }
         if let Some(observe) = observe {
             observe(&text[begin.len()..], started.elapsed(), result.is_err());
+        }
+        result
+    }
+
+    /// [`Script::run_committed`] on the writer's own SQLite connection ([`Direct`]): the
+    /// transaction runs on the calling thread, its statements prepared once and cached there,
+    /// instead of being handed statement by statement to sqlx's worker thread. The pool's
+    /// connection is held meanwhile and not used: no transaction of the pool overlaps this
+    /// one (see [`super::direct`]). `observe` is told of it as one query (its first statement).
+    pub async fn run_direct(
+        self,
+        direct: &mut Direct,
+        db: &DatabaseConnection,
+        observe: Option<&QueryObserver>,
+    ) -> Result<(), DbErr> {
+        let mut held = Held::acquire(db).await?;
+        // Untouched, it goes back to the pool as it came, once the transaction has ended.
+        held.ended = true;
+        let started = Instant::now();
+        let statements = self
+            .statements
+            .iter()
+            .map(|sql| (sql.text.as_str(), sql.values.as_slice()));
+        let result = direct
+            .commit(statements, self.checks_references)
+            .map_err(|e| DbErr::Custom(format!("the writer's SQLite connection: {e}")));
+        let elapsed = started.elapsed();
+        drop(held);
+        if let (Some(observe), Some(first)) = (observe, self.statements.first()) {
+            observe(&first.text, elapsed, result.is_err());
         }
         result
     }

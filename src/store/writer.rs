@@ -2,9 +2,10 @@
 //! groups. Room actors hand it [`Job`]s; it takes every job queued at that moment (at most
 //! `database.write_batch_max`), runs them one after another in ONE transaction, commits once,
 //! and only then tells each job how its batch ended. When a job fails, the batch is run again
-//! with each job inside a savepoint of its own ([`commit`]). On SQLite a batch of plain
-//! messages only (every batch of a room with one send in flight) is one query to the
-//! database's thread, its `BEGIN` and `COMMIT` included ([`commit_folded`]).
+//! with each job inside a savepoint of its own ([`commit`]). On a SQLite file a batch of plain
+//! messages only (every batch of a room with one send in flight) runs on the writer's own
+//! connection, SQLite called from the writer's thread, `BEGIN` to `COMMIT` ([`commit_folded`],
+//! [`super::direct`]); the other batches run through the pool.
 //!
 //! Why: on SQLite a commit is the expensive part of a small write (the WAL append and, with
 //! `synchronous = FULL`, a sync), and there is one writer at a time anyway; a batch pays it
@@ -29,6 +30,7 @@ use futures_util::FutureExt;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::direct::Direct;
 use super::messages::{self, Planned, Written};
 use super::QueryObserver;
 
@@ -112,12 +114,14 @@ impl WriterStop {
 impl Writer {
     /// Starts the writer on `arbiter` (a thread of its own in the server: the jobs' futures
     /// stay on that thread); it ends once every handle is dropped and the queue is empty.
-    /// `db` must be the pool writes go through ([`super::connect`]); `observe`, when given, is
-    /// told of the folded queries, which bypass `db`'s own statement timing
-    /// ([`super::observe_queries`]).
+    /// `db` must be the pool writes go through ([`super::connect`]); `direct`, the writer's
+    /// own connection to the same SQLite file ([`Direct::open`]), runs the folded batches;
+    /// `observe`, when given, is told of the folded queries, which bypass `db`'s own statement
+    /// timing ([`super::observe_queries`]).
     pub fn launch(
         arbiter: &ArbiterHandle,
         db: DatabaseConnection,
+        direct: Option<Direct>,
         observe: Option<QueryObserver>,
         queue: usize,
         batch_max: usize,
@@ -129,7 +133,21 @@ impl Writer {
         let (committed, commits) = watch::channel(0);
         arbiter.spawn_fn(move || {
             actix_rt::spawn(async move {
-                run(db, observe, rx, batch_max, stopping, committed).await;
+                let mut direct = direct;
+                run(
+                    &db,
+                    &mut direct,
+                    observe,
+                    rx,
+                    batch_max,
+                    stopping,
+                    committed,
+                )
+                .await;
+                // Between batches: no transaction of its own is open.
+                if let Some(direct) = direct {
+                    direct.close();
+                }
                 let _ = done.send(());
             });
         });
@@ -160,7 +178,8 @@ impl Writer {
 }
 
 async fn run(
-    db: DatabaseConnection,
+    db: &DatabaseConnection,
+    direct: &mut Option<Direct>,
     observe: Option<QueryObserver>,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     batch_max: usize,
@@ -177,7 +196,7 @@ async fn run(
         if taken == 0 {
             return;
         }
-        let ended = commit(&db, observe.as_ref(), &mut batch).await;
+        let ended = commit(db, direct, observe.as_ref(), &mut batch).await;
         match &ended {
             Ok(_) => committed.send_modify(|n| *n = n.wrapping_add(1)),
             Err(e) => log::error!("a batch of {} room writes failed: {e}", batch.len()),
@@ -196,11 +215,12 @@ async fn run(
 /// of its own, where a failing job is undone alone.
 async fn commit(
     db: &DatabaseConnection,
+    direct: &mut Option<Direct>,
     observe: Option<&QueryObserver>,
     batch: &mut [Box<dyn Job>],
 ) -> Result<Instant, DbErr> {
     if db.get_database_backend() == DatabaseBackend::Sqlite {
-        if let Some(folded) = commit_folded(db, observe, batch).await {
+        if let Some(folded) = commit_folded(db, direct.as_mut(), observe, batch).await {
             return folded;
         }
     }
@@ -268,8 +288,10 @@ async fn commit_plain(
 }
 
 /// A batch of plain messages only, on SQLite: `BEGIN`, the multi-row statements of
-/// [`messages::create_many`] and `COMMIT` as one query ([`super::script::Script::run_committed`]):
-/// one round trip to sqlx's worker thread where a transaction of sea-orm's takes three. The
+/// [`messages::create_many`] and `COMMIT` as one call on the writer's own connection
+/// ([`super::script::Script::run_direct`]), or without one (an in-memory database) as one query
+/// ([`super::script::Script::run_committed`]): one round trip to sqlx's worker thread where a
+/// transaction of sea-orm's takes three. The
 /// jobs are told what will be stored before it is ([`Job::written`]), so that one refusing it
 /// keeps the batch off this path; if the query fails, nothing of it stays written and the
 /// batch is run again with savepoints, where each job's run replaces what it was told.
@@ -277,6 +299,7 @@ async fn commit_plain(
 /// the messages do not fit one statement each), for [`commit_plain`].
 async fn commit_folded(
     db: &DatabaseConnection,
+    direct: Option<&mut Direct>,
     observe: Option<&QueryObserver>,
     batch: &mut [Box<dyn Job>],
 ) -> Option<Result<Instant, DbErr>> {
@@ -290,7 +313,11 @@ async fn commit_folded(
         .zip(stored)
         .all(|(job, stored)| take_written(job, stored) == Verdict::Keep);
     if kept {
-        match script.run_committed(db, observe).await {
+        let ran = match direct {
+            Some(direct) => script.run_direct(direct, db, observe).await,
+            None => script.run_committed(db, observe).await,
+        };
+        match ran {
             Ok(()) => return Some(Ok(Instant::now())),
             Err(e) => log::info!(
                 "{} messages written together failed ({e}); they are written one at a time",

@@ -160,6 +160,19 @@ impl Drop for TestDatabase {
 }
 
 impl TestApp {
+    /// Stops the server (draining it as SIGTERM would) and starts a new one with the same
+    /// settings on the same database, listening on a new port.
+    pub async fn restart(&mut self) {
+        drop(self.server.take());
+        let settings = self.settings.clone();
+        let server = tokio::task::spawn_blocking(move || BackgroundServer::start(settings))
+            .await
+            .expect("join")
+            .expect("server starts again");
+        self.port = server.port;
+        self.server = Some(server);
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/messaging/", self.port)
     }
