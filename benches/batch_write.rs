@@ -1,18 +1,21 @@
 //! The writer's batch of plain sends as `many-rooms` makes it: `--batch N` messages (100 by
 //! default) into as many one-to-one rooms, written the way `store::writer` writes such a batch on SQLite
-//! (`create_many_script`, then `Script::run_committed`: one query, `BEGIN` to `COMMIT`), on a
+//! (`create_many_script`, then `Script::run_direct`: `BEGIN` to `COMMIT` on the writer's own
+//! connection, from this thread; with `--pool`, `Script::run_committed`: one query on the
+//! pool's connection, as before "The writer calls SQLite itself"), on a
 //! database that already holds `PREFILL` messages. The two forms of the statements
 //! (`References`: the schema's foreign keys, or statements that check their references
 //! themselves with foreign keys off) are alternated `ROUNDS` times, each for `ROUND_SENDS`
 //! sends, so that the database grows evenly under both.
 //!
-//! Per send: the process's CPU time (this thread and sqlx's worker thread, where SQLite runs;
-//! little else runs in the process) and the wall time. CPU time is the figure to read on a
+//! Per send: the process's CPU time (this thread, and sqlx's worker thread where SQLite runs
+//! with `--pool`; little else runs in the process) and the wall time. CPU time is the figure to read on a
 //! shared machine: it does not count the time spent waiting for a core.
 //!
 //! ```bash
 //! cargo bench --bench batch_write
 //! cargo bench --bench batch_write -- --batch 8
+//! cargo bench --bench batch_write -- --batch 8 --pool
 //! ```
 
 use std::collections::BTreeSet;
@@ -20,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use chatd::rooms::room::RoomKind;
 use chatd::sanitize::sanitize;
+use chatd::store::direct::Direct;
 use chatd::store::messages::{create_many_script_with, NewMessage, Planned, References};
 use chatd::store::notifications::NotificationKind;
 use chatd::store::{self, rooms::NewRoom};
@@ -94,9 +98,10 @@ fn batch(rooms: &[Uuid], n: usize, size: usize) -> Vec<Planned> {
         .collect()
 }
 
-/// Writes batch `n` of `size` as the writer does, committed.
+/// Writes batch `n` of `size` as the writer does, committed: on `direct` if given.
 async fn write(
     db: &DatabaseConnection,
+    direct: &mut Option<Direct>,
     rooms: &[Uuid],
     (n, size): (usize, usize),
     references: References,
@@ -104,10 +109,15 @@ async fn write(
     let planned = batch(rooms, n, size);
     let (script, _) = create_many_script_with(db.get_database_backend(), &planned, references)
         .expect("one statement each");
-    script.run_committed(db, None).await.expect("committed");
+    match direct {
+        Some(direct) => script.run_direct(direct, db, None).await,
+        None => script.run_committed(db, None).await,
+    }
+    .expect("committed");
 }
 
 fn main() {
+    let pool = std::env::args().any(|a| a == "--pool");
     let mut args = std::env::args().skip_while(|a| a != "--batch").skip(1);
     let size: usize = args
         .next()
@@ -119,7 +129,11 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let (db, _file) = support::temp_database().await;
+        let (settings, db, _file) = support::temp_database_settings().await;
+        let mut direct = match pool {
+            true => None,
+            false => Direct::open(&settings.database).expect("the writer's connection"),
+        };
         support::users(&db, 1..=2 * ROOMS as i64).await;
         let mut rooms = Vec::with_capacity(ROOMS);
         for k in 0..ROOMS {
@@ -127,12 +141,17 @@ fn main() {
         }
         let mut n = 0;
         while n * size < PREFILL {
-            write(&db, &rooms, (n, size), References::ForeignKeys).await;
+            write(&db, &mut direct, &rooms, (n, size), References::ForeignKeys).await;
             n += 1;
         }
+        let on = if direct.is_some() {
+            "the writer's own connection"
+        } else {
+            "the pool's"
+        };
         println!(
             "batches of {size} plain sends into {ROOMS} one-to-one rooms, {PREFILL} messages \
-             before; per send:"
+             before, on {on}; per send:"
         );
         println!("round  statements           CPU µs   wall µs   database messages");
         for round in 1..=ROUNDS {
@@ -140,7 +159,7 @@ fn main() {
                 let (cpu, wall) = (process_cpu(), Instant::now());
                 let batches = ROUND_SENDS.div_ceil(size);
                 for _ in 0..batches {
-                    write(&db, &rooms, (n, size), references).await;
+                    write(&db, &mut direct, &rooms, (n, size), references).await;
                     n += 1;
                 }
                 let sends = (batches * size) as f64;

@@ -363,7 +363,9 @@ fn count_message_inserts(db: &mut DatabaseConnection) -> (Arc<AtomicUsize>, Quer
     let inserts = Arc::new(AtomicUsize::new(0));
     let counted = inserts.clone();
     let observer: QueryObserver = Arc::new(move |sql: &str, _, _| {
-        if sql.starts_with("INSERT INTO messages") {
+        if sql.starts_with("INSERT INTO messages")
+            || sql.starts_with("INSERT OR FAIL INTO messages")
+        {
             counted.fetch_add(1, Ordering::SeqCst);
         }
     });

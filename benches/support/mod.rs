@@ -28,6 +28,12 @@ impl Drop for TempFile {
 /// A migrated database: `CHATD_BENCH_DATABASE_URL` when set (e.g. PostgreSQL), else a
 /// temporary SQLite file opened as the server opens it, removed with the returned guard.
 pub async fn temp_database() -> (DatabaseConnection, Option<TempFile>) {
+    let (_, db, file) = temp_database_settings().await;
+    (db, file)
+}
+
+/// [`temp_database`], with the settings that name it.
+pub async fn temp_database_settings() -> (Settings, DatabaseConnection, Option<TempFile>) {
     let (url, file) = match std::env::var("CHATD_BENCH_DATABASE_URL") {
         Ok(url) if !url.is_empty() => (url, None),
         _ => {
@@ -41,7 +47,7 @@ pub async fn temp_database() -> (DatabaseConnection, Option<TempFile>) {
     let settings = Settings::load_with(None, &[("database.url", url.as_str())]).expect("settings");
     let db = store::connect(&settings.database).await.expect("connect");
     store::migrate(&db).await.expect("migrate");
-    (db, file)
+    (settings, db, file)
 }
 
 /// Users `ids`, named `user<id>`, in one statement.

@@ -180,7 +180,8 @@ pub enum References {
 /// turning them on again is one more round trip to the database's thread. Measured with
 /// `benches/batch_write.rs` (where every shape repeats, the case least favourable to them):
 /// dearer up to 16 messages, even at 32, cheaper from 64 (docs/performance.md, "The statement
-/// journal of a batch").
+/// journal of a batch"). The writer's own SQLite connection ([`super::direct`]) changes the
+/// pragma only when the form changes, so it writes every batch in the checked form.
 pub const CHECKED_FROM: usize = 32;
 
 /// The statements of [`create_many`] for `messages`, for the caller to run as a transaction

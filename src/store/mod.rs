@@ -125,7 +125,9 @@ pub fn now() -> DateTime<Utc> {
 /// Opens the pool every write goes through (and the reads of a write). SQLite runs in WAL mode
 /// with foreign keys on and a busy timeout, on one connection: SQLite has one writer at a
 /// time and makes contending writers sleep, while one connection queues them instead; the
-/// room writes reach it batched by [`writer`]. PostgreSQL gets `max_connections`.
+/// room writes reach it batched by [`writer`], whose batches of plain sends run on a
+/// connection of its own ([`direct`]) while holding this one. PostgreSQL gets
+/// `max_connections`.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let (max, min) = if is_sqlite(settings) {
         (1, settings.min_connections.min(1))

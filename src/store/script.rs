@@ -12,7 +12,9 @@
 //!
 //! [`Script::run_committed`] goes one step further for a script that is a whole transaction
 //! (the writer's batch of plain messages): on SQLite `BEGIN`, the statements and `COMMIT` are
-//! one query, on a connection held until the transaction has ended either way.
+//! one query, on a connection held until the transaction has ended either way; on a SQLite
+//! file the writer runs it on its own connection instead ([`Script::run_direct`]), without
+//! sqlx's thread.
 //!
 //! [`Script::checking_references`] is such a transaction whose statements check the rows they
 //! reference themselves, so that SQLite runs it with foreign keys off: a multi-row statement

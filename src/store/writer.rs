@@ -31,7 +31,7 @@ use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, T
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::direct::Direct;
-use super::messages::{self, Planned, Written};
+use super::messages::{self, Planned, References, Written};
 use super::QueryObserver;
 
 /// What a job's run asks of the transaction (or savepoint) it ran in.
@@ -307,7 +307,14 @@ async fn commit_folded(
     for job in batch.iter_mut() {
         plans.push(plan(job)?);
     }
-    let (script, stored) = messages::create_many_script(db.get_database_backend(), &plans)?;
+    let backend = db.get_database_backend();
+    let (script, stored) = match direct {
+        // On its own connection the foreign-keys pragma changes only when the form does, so
+        // the statements that check their references cost nothing extra at any size
+        // (docs/performance.md, "The writer calls SQLite itself").
+        Some(_) => messages::create_many_script_with(backend, &plans, References::Checked),
+        None => messages::create_many_script(backend, &plans),
+    }?;
     let kept = batch
         .iter_mut()
         .zip(stored)
