@@ -56,7 +56,9 @@ use crate::store::writer::Writer;
 enum State {
     /// Until the first load completes (no message is handled meanwhile).
     Loading,
-    Live(Room),
+    /// Shared with the write jobs checked against it: a send's job holds the room as the
+    /// actor saw it without copying its member sets, and a change replaces the whole value.
+    Live(Arc<Room>),
     /// Deleted (found missing, or deleted through this actor): every question is answered
     /// `NotFound` until the last caller lets go of the actor, which then ends.
     Gone,
@@ -108,7 +110,7 @@ impl RoomActor {
         }
     }
 
-    fn room(&self) -> Result<&Room, ChatError> {
+    fn room(&self) -> Result<&Arc<Room>, ChatError> {
         match &self.state {
             State::Live(room) => Ok(room),
             State::Loading | State::Gone => Err(ChatError::NotFound),
@@ -122,7 +124,7 @@ impl RoomActor {
             async move { store::rooms::load(&db, id).await }
                 .into_actor(self)
                 .map(move |loaded, act, ctx| match loaded {
-                    Ok(Some(room)) => act.state = State::Live(room),
+                    Ok(Some(room)) => act.state = State::Live(Arc::new(room)),
                     Ok(None) => act.settle(After::Deleted, ctx),
                     Err(e) => {
                         log::error!("room {id}: cannot load its state: {e}");
@@ -137,7 +139,7 @@ impl RoomActor {
     fn settle(&mut self, after: After, ctx: &mut Context<Self>) {
         match after {
             After::Unchanged => {}
-            After::Changed(room) => self.state = State::Live(room),
+            After::Changed(room) => self.state = State::Live(Arc::new(room)),
             After::Deleted => {
                 self.state = State::Gone;
                 self.registration.forget(self.id, &ctx.address());
@@ -307,7 +309,7 @@ impl Handler<Snapshot> for RoomActor {
     type Result = Result<Room, ChatError>;
 
     fn handle(&mut self, _msg: Snapshot, _ctx: &mut Self::Context) -> Self::Result {
-        self.room().cloned()
+        self.room().map(|room| Room::clone(room))
     }
 }
 
@@ -346,8 +348,7 @@ impl RoomActor {
         let room = self.room()?;
         // The state the write is checked against again (`Write for Post`).
         room.authorize(msg.message.sender_id, Action::Post)?;
-        let room = room.clone();
-        let (job, landed) = WriteJob::new(msg, room);
+        let (job, landed) = WriteJob::new(msg, room.clone());
         if let Err(job) = self.wiring.writer.try_submit(job) {
             // The writer's queue is full: this actor handles nothing more until it has room,
             // which keeps the room's writes in order and pushes back on its senders.
@@ -401,7 +402,7 @@ impl Handler<Lend> for RoomActor {
             move |(), act: &mut Self, _ctx| {
                 let terms = msg.terms.lock().unwrap_or_else(|p| p.into_inner()).take();
                 let lent = terms.and_then(|terms| {
-                    let room = act.room().cloned();
+                    let room = act.room().map(|room| Room::clone(room));
                     let granted = room.is_ok();
                     // A borrower that has stopped waiting takes nothing; nor does a refused one.
                     (terms.grant.send(room).is_ok() && granted).then_some(terms.give_back)

@@ -6,6 +6,7 @@
 //! in the batch's transaction first, and the state it found travels back with the answer so
 //! that the actor adopts it.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use sea_orm::{DatabaseTransaction, DbErr};
@@ -28,7 +29,9 @@ pub(crate) struct Landed<T> {
 
 pub(crate) struct WriteJob<M: Write> {
     msg: M,
-    room: Room,
+    /// The actor's state when the change was queued, shared with the actor (not copied: a
+    /// room's member sets are most of what a send's job would otherwise carry and free).
+    room: Arc<Room>,
     /// Set once an attempt met a vanished row: the next one re-reads the room first.
     stale: bool,
     reloaded: Option<After>,
@@ -38,7 +41,10 @@ pub(crate) struct WriteJob<M: Write> {
 
 impl<M: Write> WriteJob<M> {
     /// The job, and where its [`Landed`] arrives.
-    pub(crate) fn new(msg: M, room: Room) -> (Box<Self>, oneshot::Receiver<Landed<M::Answer>>) {
+    pub(crate) fn new(
+        msg: M,
+        room: Arc<Room>,
+    ) -> (Box<Self>, oneshot::Receiver<Landed<M::Answer>>) {
         let (reply, landed) = oneshot::channel();
         let job = WriteJob {
             msg,
@@ -55,8 +61,8 @@ impl<M: Write> WriteJob<M> {
         if self.stale {
             match store::rooms::load(txn, self.room.id).await {
                 Ok(Some(fresh)) => {
-                    self.reloaded = Some(After::Changed(fresh.clone()));
-                    self.room = fresh;
+                    self.room = Arc::new(fresh.clone());
+                    self.reloaded = Some(After::Changed(fresh));
                 }
                 Ok(None) => {
                     self.reloaded = Some(After::Deleted);
