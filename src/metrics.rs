@@ -132,8 +132,8 @@ impl Metrics {
         let queue_fullness = Histogram::with_opts(
             HistogramOpts::new(
                 "session_queue_fullness",
-                "Share of a connection's outbound queue (mailboxes.session) in use when a frame \
-                 is queued to it; at 1 the connection is closed with 1013.",
+                "Share of the fullest outbound queue (mailboxes.session) a dispatch was queued \
+                 to, one sample per dispatch; at 1 a connection was closed with 1013.",
             )
             .buckets(vec![0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]),
         )?;
@@ -232,7 +232,8 @@ impl Metrics {
         self.deliveries.inc_by(deliveries);
     }
 
-    /// A frame is being queued to a connection that already holds `queued` of `capacity`.
+    /// A dispatch is being queued; the fullest of its connections' queues already held
+    /// `queued` of `capacity` frames.
     pub fn queue_depth(&self, queued: usize, capacity: usize) {
         self.queue_fullness
             .observe(queued as f64 / capacity.max(1) as f64);

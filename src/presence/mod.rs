@@ -7,7 +7,7 @@
 pub mod ledger;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use actix::prelude::*;
@@ -41,6 +41,10 @@ pub struct Outbox {
     frames: Mutex<VecDeque<Frame>>,
     /// An [`Outbound::Flush`] is on its way to the session: later frames need no other.
     flush_pending: AtomicBool,
+    /// Frames the session took last time. The first frame queued after a take makes room for
+    /// as many, so that a burst like the last one grows the queue once rather than doubling
+    /// its way up (the queue still holds nothing while it is empty).
+    last_taken: AtomicUsize,
 }
 
 impl Outbox {
@@ -50,7 +54,9 @@ impl Outbox {
         // Cleared before the frames are taken: a frame queued after this sends a new flush,
         // at worst one that finds the queue empty.
         self.flush_pending.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *self.frames())
+        let frames = std::mem::take(&mut *self.frames());
+        self.last_taken.store(frames.len(), Ordering::Relaxed);
+        frames
     }
 
     fn frames(&self) -> MutexGuard<'_, VecDeque<Frame>> {
@@ -155,8 +161,9 @@ impl Presence {
     /// A full queue means the client is not reading; it is told to go away rather than being
     /// allowed to grow our memory. Control notices use `do_send`, which bypasses the mailbox
     /// capacity so that they always fit; the close goes out as soon as the socket drains.
-    /// Returns whether the frame was queued.
-    fn deliver(&self, conn: &Connection, frame: &Frame) -> bool {
+    /// Returns whether the frame was queued; `fullest` becomes the largest number of frames an
+    /// outbox of the dispatch held before it (observed once per dispatch by the caller).
+    fn deliver(&self, conn: &Connection, frame: &Frame, fullest: &mut Option<usize>) -> bool {
         if conn.overloaded.load(Ordering::Relaxed) {
             return false;
         }
@@ -164,12 +171,16 @@ impl Presence {
             let mut frames = conn.outbox.frames();
             let before = frames.len();
             if before < self.queue_capacity {
+                if frames.capacity() == 0 {
+                    let last = conn.outbox.last_taken.load(Ordering::Relaxed);
+                    frames.reserve(last.min(self.queue_capacity));
+                }
                 frames.push_back(frame.clone());
             }
             before
         };
-        // Observed for the frame that overflows too: a fullness of 1 is a 1013 close.
-        self.metrics.queue_depth(before, self.queue_capacity);
+        // The frame that overflows counts too: a fullness of 1 is a 1013 close.
+        *fullest = (*fullest).max(Some(before));
         if before >= self.queue_capacity {
             if !conn.overloaded.swap(true, Ordering::Relaxed) {
                 log::warn!(conn:% = conn.id; "connection fell behind; closing it with 1013");
@@ -191,26 +202,38 @@ impl Presence {
             Err(SendError::Closed(_)) => false,
         }
     }
+
+    /// One sample per dispatch rather than per delivery: what the metric is for is how close
+    /// the dispatch came to closing a connection, which its fullest queue says, and a histogram
+    /// sample for each of a large room's deliveries cost more than queueing the frame did.
+    fn observe(&self, fullest: Option<usize>) {
+        if let Some(queued) = fullest {
+            self.metrics.queue_depth(queued, self.queue_capacity);
+        }
+    }
 }
 
 impl Deliver for Presence {
     fn to_users(&self, users: &mut dyn Iterator<Item = i64>, frame: &Frame) {
         let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
-        let mut delivered = 0;
+        let (mut delivered, mut fullest) = (0, None);
         for user_id in users {
             for conn in map.get(&user_id).into_iter().flatten() {
-                delivered += u64::from(self.deliver(conn, frame));
+                delivered += u64::from(self.deliver(conn, frame, &mut fullest));
             }
         }
+        self.observe(fullest);
         self.metrics.dispatched(delivered);
     }
 
     fn to_connection(&self, user_id: i64, connection_id: Uuid, frame: &Frame) {
         let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
         let conns = map.get(&user_id).into_iter().flatten();
+        let mut fullest = None;
         for conn in conns.filter(|c| c.id == connection_id) {
-            self.deliver(conn, frame);
+            self.deliver(conn, frame, &mut fullest);
         }
+        self.observe(fullest);
     }
 }
 
