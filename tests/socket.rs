@@ -1,13 +1,14 @@
 //! The endpoint at the TCP level: replies are not held back by Nagle's algorithm, the server
 //! closes the TCP connection as soon as its close frame is out, and the hand-over of the socket
-//! after the handshake (src/ws/upgrade.rs) loses no byte and serves other routes as usual, and
-//! a client that stops reading is dropped once its socket stays full.
+//! after the handshake (src/ws/upgrade.rs) loses no byte and serves other routes as usual, the
+//! frames the session encodes itself arrive whole whatever their length, and a client that
+//! stops reading is dropped once its socket stays full.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{raw, spawn_app, spawn_app_with, REFUSAL_CAP};
+use common::{create_one_to_one, raw, spawn_app, spawn_app_with, REFUSAL_CAP};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -113,6 +114,48 @@ async fn other_routes_answer_requests_with_upgrade_headers_as_usual() {
     let request = format!("GET /nowhere HTTP/1.1\r\nHost: x\r\n{UPGRADE_HEADERS}\r\n");
     let answer = raw_exchange(app.port, request.into_bytes(), "\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+#[tokio::test]
+async fn frames_of_every_length_arrive_whole_and_in_order_when_written_together() {
+    // The session encodes its text frames into the connection's write buffer itself: a payload
+    // under 126 bytes has a 2-byte header, one under 64 KiB a 4-byte one, a longer one 10 bytes.
+    let app = spawn_app_with(&[
+        ("limits.max_content_chars", "100000"),
+        ("limits.max_frame_bytes", "1048576"),
+    ])
+    .await;
+    let mut alice = app.user(1).await;
+    let mut bob = app.user(2).await;
+    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+
+    // Emitted back to back, so that the answers can share a write.
+    alice.emit("room.search", json!({"query": "x"})).await;
+    let contents: Vec<String> = [70_000, 10, 1_000, 66_000]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{i}{}", "x".repeat(*n)))
+        .collect();
+    for content in &contents {
+        alice
+            .emit("message.send", json!({"room_id": room, "content": content}))
+            .await;
+    }
+
+    // A 31-byte error frame, then dispatches of ~600 bytes to ~70 KB, on both connections.
+    assert_eq!(alice.recv().await, json!({"error": "invalid event type"}));
+    for content in &contents {
+        assert_eq!(
+            alice.recv_dispatch("message.dispatch").await["content"],
+            *content
+        );
+        assert_eq!(
+            bob.recv_dispatch("message.dispatch").await["content"],
+            *content
+        );
+    }
+    alice.assert_nothing_pending().await;
+    bob.assert_nothing_pending().await;
 }
 
 #[tokio::test]

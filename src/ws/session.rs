@@ -21,6 +21,7 @@ use futures_util::future::Either;
 use uuid::Uuid;
 
 use super::frame_guard::{Verdict, Violation};
+use super::upgrade::WriteBuffer;
 use crate::app::AppState;
 use crate::events::{self, Caller};
 use crate::logging;
@@ -52,6 +53,8 @@ pub struct WsSession {
     sends: VecDeque<actix_rt::task::JoinHandle<Option<ChatError>>>,
     /// The room of the latest pipelined send.
     sends_room: Option<Uuid>,
+    /// Where its text frames are encoded, in the order it writes them, for the socket.
+    out: WriteBuffer,
 }
 
 impl WsSession {
@@ -60,6 +63,7 @@ impl WsSession {
         user: user::Model,
         verdict: Verdict,
         connection_id: Uuid,
+        out: WriteBuffer,
     ) -> Self {
         WsSession {
             app,
@@ -74,6 +78,7 @@ impl WsSession {
             outbox: Arc::default(),
             sends: VecDeque::new(),
             sends_room: None,
+            out,
         }
     }
 
@@ -85,8 +90,8 @@ impl WsSession {
         ctx.stop();
     }
 
-    fn reply_error(ctx: &mut ws::WebsocketContext<Self>, err: &ChatError) {
-        ctx.text(err.to_frame_text());
+    fn reply_error(&self, err: &ChatError) {
+        self.out.text(&err.to_frame_text());
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
@@ -112,11 +117,11 @@ impl WsSession {
         match decoded {
             Err(err) => {
                 self.app.metrics.event(name, Some(&err));
-                Self::reply_error(ctx, &err)
+                self.reply_error(&err)
             }
             Ok(ClientEvent::SessionHeartbeat) => {
                 self.app.metrics.event("session.heartbeat", None);
-                ctx.text(heartbeat_ack());
+                self.out.text(&heartbeat_ack());
                 // Noted only: `last_seen` is written in batches (presence::ledger).
                 self.app.sessions.heard(self.caller.connection_id);
             }
@@ -129,12 +134,12 @@ impl WsSession {
                     events::handle(app, caller, event),
                 );
                 // `wait` holds back the next frame until this event is done (messages.md §1.5).
-                ctx.wait(handled.into_actor(self).map(move |result, act, ctx| {
+                ctx.wait(handled.into_actor(self).map(move |result, act, _ctx| {
                     act.app.metrics.event(name, result.as_ref().err());
                     match result {
-                        Ok(Some(frame)) => ctx.text(frame),
+                        Ok(Some(frame)) => act.out.text(&frame),
                         Ok(None) => {}
-                        Err(err) => Self::reply_error(ctx, &err),
+                        Err(err) => act.reply_error(&err),
                     }
                 }));
             }
@@ -215,7 +220,7 @@ impl WsSession {
                 Err(err) => {
                     act.app.metrics.event("message.send", Some(&err));
                     Either::Right(
-                        Settle { keep: 0 }.map(move |(), _act, ctx| Self::reply_error(ctx, &err)),
+                        Settle { keep: 0 }.map(move |(), act, _ctx| act.reply_error(&err)),
                     )
                 }
             });
@@ -223,10 +228,9 @@ impl WsSession {
     }
 
     /// Writes every frame the outbox holds.
-    fn flush_outbox(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        for frame in self.outbox.take_all() {
-            ctx.text(frame);
-        }
+    fn flush_outbox(&self) {
+        let frames = self.outbox.take_all();
+        self.out.texts(frames.iter().map(|frame| &**frame));
     }
 
     fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
@@ -234,10 +238,9 @@ impl WsSession {
             actix_http::ws::Item::FirstText(b) => (true, false, b),
             actix_http::ws::Item::FirstBinary(_) => {
                 self.fragments = None;
-                return Self::reply_error(
-                    ctx,
-                    &ChatError::InvalidFrame("binary frames are not supported".into()),
-                );
+                return self.reply_error(&ChatError::InvalidFrame(
+                    "binary frames are not supported".into(),
+                ));
             }
             actix_http::ws::Item::Continue(b) => (false, false, b),
             actix_http::ws::Item::Last(b) => (false, true, b),
@@ -332,10 +335,10 @@ impl Actor for WsSession {
                 }
             })
             .into_actor(self)
-            .map(|result, _act, ctx| match result {
-                Ok(Some(frame)) => ctx.text(frame),
+            .map(|result, act, _ctx| match result {
+                Ok(Some(frame)) => act.out.text(&frame),
                 Ok(None) => {}
-                Err(err) => Self::reply_error(ctx, &err),
+                Err(err) => act.reply_error(&err),
             }),
         );
     }
@@ -385,10 +388,9 @@ impl WsSession {
     ) {
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
-            Ok(ws::Message::Binary(_)) => Self::reply_error(
-                ctx,
-                &ChatError::InvalidFrame("binary frames are not supported".into()),
-            ),
+            Ok(ws::Message::Binary(_)) => self.reply_error(&ChatError::InvalidFrame(
+                "binary frames are not supported".into(),
+            )),
             Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
@@ -420,7 +422,7 @@ impl ActorFuture<WsSession> for Settle {
     fn poll(
         self: Pin<&mut Self>,
         act: &mut WsSession,
-        ctx: &mut ws::WebsocketContext<WsSession>,
+        _ctx: &mut ws::WebsocketContext<WsSession>,
         task: &mut std::task::Context<'_>,
     ) -> Poll<()> {
         while act.sends.len() > self.keep {
@@ -434,12 +436,12 @@ impl ActorFuture<WsSession> for Settle {
             let unwritten =
                 outcome.unwrap_or_else(|e| Some(ChatError::internal("message.send", e)));
             if let Some(err) = unwritten {
-                act.flush_outbox(ctx);
-                WsSession::reply_error(ctx, &err);
+                act.flush_outbox();
+                act.reply_error(&err);
             }
         }
         if self.keep == 0 {
-            act.flush_outbox(ctx);
+            act.flush_outbox();
         }
         Poll::Ready(())
     }
@@ -451,7 +453,7 @@ impl Handler<Outbound> for WsSession {
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
         match msg {
             // All of them before the socket is written: one send() (`upgrade::Pump`).
-            Outbound::Flush => self.flush_outbox(ctx),
+            Outbound::Flush => self.flush_outbox(),
             Outbound::Overloaded => Self::close(ctx, ws::CloseCode::Again, "Try again later"),
             Outbound::GoingAway => Self::close(ctx, ws::CloseCode::Away, "Server shutting down"),
         }

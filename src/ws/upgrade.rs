@@ -9,22 +9,27 @@
 //! [`super::endpoint`] and the routes), writes the response, and, when the endpoint accepted the
 //! WebSocket, runs its actor over the raw socket: reads take a buffer only while they read
 //! (`server.socket_read_bytes`), and writes gather the encoded frames of a burst into one
-//! buffer that is released once written (`server.socket_write_bytes`).
+//! buffer that is released once written (`server.socket_write_bytes`). The session encodes its
+//! text frames straight into that buffer ([`WriteBuffer`]); only control frames (pong, close)
+//! go through actix's WebSocket context.
 
+use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use actix_codec::{Encoder, Framed};
 use actix_http::body::{self, BodySize, BoxBody};
+use actix_http::ws::{OpCode, Parser};
 use actix_http::{h1, ConnectionType, HttpMessage, Request, Response, StatusCode};
 use actix_rt::net::TcpStream;
 use actix_service::boxed::{BoxService, BoxServiceFactory};
 use actix_service::{Service, ServiceFactory};
 use actix_web::error::PayloadError;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::{Buf, Bytes, BytesMut};
 use actix_web_actors::ws;
 use futures_core::future::LocalBoxFuture;
 use futures_core::stream::LocalBoxStream;
@@ -199,9 +204,10 @@ async fn run(accepted: Box<Accepted>, buffers: SocketBuffers) -> io::Result<()> 
     // Every byte from the client passes the guard before the codec buffers it.
     let (input, verdict) = FrameGuard::new(input, max_frame);
     let codec = actix_http::ws::Codec::new().max_size(max_frame);
+    let pending = WriteBuffer::holding(head);
     let output: LocalBoxStream<'static, Result<Bytes, actix_web::Error>> = match handover {
         Handover::Session(parts) => Box::pin(ws::WebsocketContext::with_codec(
-            WsSession::new(parts.app, parts.user, verdict, parts.conn),
+            WsSession::new(parts.app, parts.user, verdict, parts.conn, pending.clone()),
             input,
             codec,
         )),
@@ -212,7 +218,7 @@ async fn run(accepted: Box<Accepted>, buffers: SocketBuffers) -> io::Result<()> 
     let mut pump = Pump {
         output,
         ended: false,
-        pending: head,
+        pending,
         limit: buffers.write,
         stall: buffers.write_stall,
         stalled: None,
@@ -232,23 +238,71 @@ fn poll_write_all(
     while !out.is_empty() {
         match ready!(write.as_mut().poll_write(cx, out))? {
             0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-            n => {
-                let _ = out.split_to(n);
-            }
+            n => out.advance(n),
         }
     }
     Poll::Ready(Ok(()))
 }
 
-/// Moves the actor's encoded frames to the socket. The actor runs inside `output` (actix's
-/// context future is polled by whoever reads its stream), so while `limit` bytes wait for a
-/// client that does not read, it does not run: its outbox fills and Presence closes it (1013)
-/// once the client reads again. A client that takes no byte for `stall` is dropped: the
+/// A connection's write buffer: the session encodes its text frames into it as it writes them,
+/// and the [`Pump`] writes it to the socket. Encoding there rather than through actix's
+/// WebSocket context saves, per burst of frames, the context's own buffer (grown frame by
+/// frame) and the copy from it into this one: a burst of frames is one allocation of its exact
+/// size and one copy of each frame. Both ends run in the connection's one task, on its worker
+/// thread; the session writes only while the pump polls it, so the two never overlap.
+#[derive(Clone)]
+pub struct WriteBuffer(Rc<RefCell<BytesMut>>);
+
+impl WriteBuffer {
+    fn holding(bytes: BytesMut) -> WriteBuffer {
+        WriteBuffer(Rc::new(RefCell::new(bytes)))
+    }
+
+    /// Encodes one text frame after whatever the buffer holds.
+    pub fn text(&self, payload: &str) {
+        self.texts(std::iter::once(payload));
+    }
+
+    /// Encodes each of `payloads` as a text frame, in order, growing the buffer once for all.
+    pub fn texts<'a>(&self, payloads: impl Iterator<Item = &'a str> + Clone) {
+        let size: usize = payloads
+            .clone()
+            .map(|p| p.len() + header_len(p.len()))
+            .sum();
+        let mut buf = self.0.borrow_mut();
+        buf.reserve(size);
+        for payload in payloads {
+            // A server's frames are not masked (RFC 6455 §5.1).
+            Parser::write_message(&mut buf, payload, OpCode::Text, true, false);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+}
+
+/// The bytes of an unmasked frame's header before a payload of `len` bytes (RFC 6455 §5.2).
+fn header_len(len: usize) -> usize {
+    match len {
+        0..=125 => 2,
+        126..=65535 => 4,
+        _ => 10,
+    }
+}
+
+/// Moves the connection's encoded frames to the socket. The actor runs inside `output`
+/// (actix's context future is polled by whoever reads its stream), so while `limit` bytes wait
+/// for a client that does not read, it does not run: its outbox fills and Presence closes it
+/// (1013) once the client reads again. A client that takes no byte for `stall` is dropped: the
 /// session could not end it otherwise (its timers and mailbox are not run meanwhile).
+///
+/// The session's text frames reach `pending` while `output` is polled; what `output` yields
+/// (control frames: pong, close) is appended after them, so a close always comes last.
 struct Pump {
     output: LocalBoxStream<'static, Result<Bytes, actix_web::Error>>,
     ended: bool,
-    pending: BytesMut,
+    pending: WriteBuffer,
     limit: usize,
     stall: Duration,
     /// Runs while the socket takes none of `pending`; restarted by any progress.
@@ -261,29 +315,38 @@ impl Pump {
             // Everything the actor has ready joins one write: a burst costs one send().
             let mut idle = false;
             while !self.ended && self.pending.len() < self.limit {
+                let held = self.pending.len();
                 match self.output.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(Ok(chunk))) => self.pending.extend_from_slice(&chunk),
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        self.pending.0.borrow_mut().extend_from_slice(&chunk)
+                    }
                     Poll::Ready(Some(Err(e))) => {
                         return Poll::Ready(Err(io::Error::other(e.to_string())))
                     }
                     Poll::Ready(None) => self.ended = true,
+                    // The session wrote frames of its own meanwhile (it yields after a few
+                    // client frames, waking itself): take them as a chunk, and ask for more.
+                    Poll::Pending if self.pending.len() > held => {}
                     Poll::Pending => {
                         idle = true;
                         break;
                     }
                 }
             }
-            let before = self.pending.len();
-            if poll_write_all(Pin::new(&mut *write), cx, &mut self.pending)?.is_pending() {
-                if self.pending.len() < before {
+            // Not borrowed while `output` is polled: the session writes into it then.
+            let mut pending = self.pending.0.borrow_mut();
+            let before = pending.len();
+            if poll_write_all(Pin::new(&mut *write), cx, &mut pending)?.is_pending() {
+                if pending.len() < before {
                     self.stalled = None;
                 }
+                let waiting = pending.len();
+                drop(pending);
                 let stall = self.stall;
                 let timer = self
                     .stalled
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
                 ready!(timer.as_mut().poll(cx));
-                let waiting = self.pending.len();
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("{waiting} bytes waited {stall:?} for a client that took none"),
@@ -291,7 +354,8 @@ impl Pump {
             }
             self.stalled = None;
             // Written: an idle connection keeps no write buffer.
-            self.pending = BytesMut::new();
+            *pending = BytesMut::new();
+            drop(pending);
             if self.ended {
                 return Poll::Ready(Ok(()));
             }
