@@ -8,11 +8,11 @@
 //!
 //! - **the replay at connect** ([`PendingFrame`], [`replay`]): the user's pending
 //!   notifications, bounded per room and per frame; what is left out stays pending;
-//! - **the push to offline recipients** ([`Created`], [`push`]): told after the commit, with
-//!   a non-blocking send into its bounded mailbox (a full mailbox drops the notice, counted
-//!   and logged, and never holds up the message's delivery); recipients with no open
-//!   connection are handed to the push queue, which a [`push::PushTransport`] (the signed
-//!   webhook by default) drains.
+//! - **the push to offline recipients** ([`Created`], [`Missed`], [`push`]): told after the
+//!   commit and the fan-out, with a non-blocking send into its bounded mailbox (a full mailbox
+//!   drops the notice, counted and logged, and never holds up the message's delivery), of the
+//!   recipients that had no open connection at the fan-out; they are handed to the push
+//!   queue, which a [`push::PushTransport`] (the signed webhook by default) drains.
 //!
 //! Nothing needs sweeping: a notification nobody is owed any more is deleted by the
 //! transaction that releases its last recipient (`store::notifications`).
@@ -65,9 +65,9 @@ impl NotificationStats {
     }
 }
 
-/// A notification has just been committed (sent by whoever committed it, after the commit).
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "()")]
+/// A notification has just been committed (told by whoever committed it, after the commit
+/// and the fan-out of its event, through [`Notices::created`]).
+#[derive(Debug, Clone)]
 pub struct Created {
     pub notification_id: Uuid,
     pub kind: NotificationKind,
@@ -83,13 +83,24 @@ pub struct Created {
     pub at: DateTime<Utc>,
 }
 
+/// A committed notification some of whose recipients had no open connection when its event
+/// was fanned out: they did not get the dispatch and are pushed to.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Missed {
+    pub created: Created,
+    /// Who of `created.recipients` had no open connection then.
+    pub offline: Vec<i64>,
+}
+
 /// How committed events tell the `NotificationActor` about new notifications: a non-blocking
 /// send into its bounded mailbox. Cloned into every room actor and event that creates
 /// notifications.
 #[derive(Clone)]
 pub struct Notices {
-    /// `None` when no push transport is configured: nothing needs telling.
-    to: Option<Recipient<Created>>,
+    /// `None` when no push transport is configured: nothing needs telling. Otherwise the
+    /// actor, and who is connected now.
+    to: Option<(Recipient<Missed>, Arc<Presence>)>,
     stats: Arc<NotificationStats>,
 }
 
@@ -103,18 +114,28 @@ impl Notices {
         }
     }
 
-    /// Tells the actor about `created`. Never waits: a full mailbox drops the notice (the
-    /// notification row is committed and replayed at connect all the same; only its push is
-    /// lost), counted in [`NotificationStats::notices_dropped`] and logged.
+    /// Tells the actor about `created`, right after its event was fanned out: the recipients
+    /// with no open connection at this moment are the ones who did not get the dispatch.
+    /// Decided here rather than when the actor gets to the notice, by which time a recipient
+    /// who got the dispatch may have disconnected (and would be pushed a message they have).
+    /// Never waits: a full mailbox drops the notice (the notification row is committed and
+    /// replayed at connect all the same; only its push is lost), counted in
+    /// [`NotificationStats::notices_dropped`] and logged.
     pub fn created(&self, created: Created) {
-        let Some(to) = &self.to else { return };
-        match to.try_send(created) {
+        let Some((to, presence)) = &self.to else {
+            return;
+        };
+        let offline = presence.offline_among(&created.recipients);
+        if offline.is_empty() {
+            return;
+        }
+        match to.try_send(Missed { created, offline }) {
             Ok(()) => {}
             Err(SendError::Full(dropped)) => {
                 NotificationStats::bump(&self.stats.notices_dropped);
                 log::warn!(
                     "notification actor's mailbox is full: no push for notification {}",
-                    dropped.notification_id
+                    dropped.created.notification_id
                 );
             }
             Err(SendError::Closed(_)) => {}
@@ -171,6 +192,7 @@ impl NotificationActor {
             (launch, rx)
         });
         let push_on = worker.is_some();
+        let presence = config.presence.clone();
         let addr = NotificationActor::start_in_arbiter(arbiter, move |_| {
             if let Some((launch, rx)) = worker {
                 push::spawn_worker(launch, rx, config.db.clone(), config.stats.clone());
@@ -178,7 +200,7 @@ impl NotificationActor {
             NotificationActor::new(config)
         });
         let notices = Notices {
-            to: push_on.then(|| addr.clone().recipient()),
+            to: push_on.then(|| (addr.clone().recipient(), presence)),
             stats,
         };
         (addr, notices)
@@ -214,22 +236,17 @@ impl Handler<PendingFrame> for NotificationActor {
     }
 }
 
-impl Handler<Created> for NotificationActor {
+impl Handler<Missed> for NotificationActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Created, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Missed, _ctx: &mut Self::Context) {
         let Some(queue) = &self.config.push else {
             return;
         };
-        // Whoever has an open connection got the dispatch; the others are pushed to.
-        let offline = self.config.presence.offline_among(&msg.recipients);
-        if offline.is_empty() {
-            return;
-        }
-        let id = msg.notification_id;
+        let id = msg.created.notification_id;
         match queue.try_send(PushJob {
-            created: msg,
-            offline,
+            created: msg.created,
+            offline: msg.offline,
         }) {
             Ok(()) => NotificationStats::bump(&self.config.stats.push_queued),
             Err(_) => {

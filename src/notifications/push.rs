@@ -52,7 +52,7 @@ pub struct PushPayload {
     pub reaction: Option<String>,
     /// The message as plain text, at most `push.preview_chars` characters.
     pub preview: String,
-    /// The recipients with no open connection when the notification was created, ascending.
+    /// The recipients with no open connection when its event was fanned out, ascending.
     pub recipients: Vec<i64>,
     /// When the notification was created.
     pub created_at: Timestamp,

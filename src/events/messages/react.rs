@@ -70,9 +70,6 @@ pub async fn react(
         ReactionChange::Remove => store::messages::unreact(&txn, id, user_id).await?,
     };
     txn.commit().await.map_err(StoreError::from)?;
-    if let Some(created) = notice {
-        app.notices.created(created);
-    }
 
     let view = store::render::message_views(&app.db, &[id])
         .await?
@@ -83,5 +80,9 @@ pub async fn react(
         ReactionChange::Remove => routed(event::REACTION, &ReactionRemoved::new(removed, view)),
     };
     lease.give_back(vec![frame]).await;
+    // After the fan-out: who is offline now is who did not get the frame.
+    if let Some(created) = notice {
+        app.notices.created(created);
+    }
     Ok(None)
 }
