@@ -8,7 +8,7 @@ use chrono::Utc;
 use common::backlog;
 use common::messages::{alice_and_bob, rows, send_to};
 use common::rooms::create_group;
-use common::{normalize_times, spawn_app, spawn_app_with, Client};
+use common::{normalize_times, spawn_app, spawn_app_with, Client, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -193,13 +193,7 @@ async fn a_backlog_of_50000_notifications_replays_one_bounded_frame_and_can_be_a
         ("limits.max_frame_bytes", "4194304"),
     ])
     .await;
-    let [mut alice, bob, carol] = app.users([1, 2, 3]).await;
-    bob.close().await;
-    carol.close().await;
-    let mut rooms = Vec::new();
-    for _ in 0..3 {
-        rooms.push(create_group(&mut alice, &[2, 3], &mut []).await);
-    }
+    let (alice, rooms) = three_groups_bob_and_carol_away(&app).await;
     // 50,000 notifications owed to Bob (and Carol): 49,000 in the first room, older than the
     // 900 of the second and the 100 of the third.
     let db = app.db().await;
@@ -290,6 +284,98 @@ async fn a_backlog_of_50000_notifications_replays_one_bounded_frame_and_can_be_a
     assert_eq!(owed(&db).await, 60_000);
     // Carol still owes all 50,000; the notifications stay for her.
     assert_eq!(rows::<entity::notification::Entity>(&db).await, 50_000);
+}
+
+#[tokio::test]
+async fn the_replay_takes_each_rooms_newest_owed_past_own_released_and_earlier_ones_ties_by_id() {
+    use entity::room_member;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let app = spawn_app_with(&[("notifications.replay_per_room", "3")]).await;
+    let (_alice, rooms) = three_groups_bob_and_carol_away(&app).await;
+    let db = app.db().await;
+    let start = Utc::now() - chrono::Duration::hours(1);
+    let at = |ms: i64| start + chrono::Duration::milliseconds(ms);
+    // In each room, oldest first: a backlog owed to Bob, larger than the replay takes of a
+    // room; then, among newer ones Bob sent himself (not owed to him) and newer ones he let
+    // go of (acknowledged), two pairs owed to him, each pair written at one instant.
+    let mut tops = Vec::new();
+    for &room in &rooms {
+        let owed_to_bob = [2, 3];
+        backlog::write(&db, room, 1, &owed_to_bob, at(0), 10).await;
+        backlog::write(&db, room, 2, &[1, 3], at(100), 2).await;
+        backlog::write(&db, room, 1, &[3], at(102), 2).await;
+        let mut lower = Vec::new();
+        for _ in 0..2 {
+            lower.extend(backlog::write(&db, room, 1, &owed_to_bob, at(105), 1).await);
+        }
+        backlog::write(&db, room, 2, &[1, 3], at(106), 1).await;
+        backlog::write(&db, room, 1, &[3], at(107), 1).await;
+        let seq_before_top: i64 = entity::room::Entity::find_by_id(room)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .notification_seq;
+        let mut top = Vec::new();
+        for _ in 0..2 {
+            top.extend(backlog::write(&db, room, 1, &owed_to_bob, at(110), 1).await);
+        }
+        backlog::write(&db, room, 1, &[3], at(111), 1).await;
+        backlog::write(&db, room, 2, &[1, 3], at(112), 1).await;
+        tops.push((lower, top, seq_before_top));
+    }
+    // In the third room Bob's membership began just before the top pair: nothing earlier is
+    // his, so the room has fewer for him than the replay would take.
+    let (_, _, joined_after) = tops[2];
+    room_member::Entity::update_many()
+        .col_expr(room_member::Column::NotifiedAfter, Expr::val(joined_after))
+        .filter(room_member::Column::RoomId.eq(rooms[2]))
+        .filter(room_member::Column::UserId.eq(2))
+        .exec(&db)
+        .await
+        .unwrap();
+
+    let (_bob, pending) = app.connect(2).await;
+    let by_id = |w: &[backlog::Written]| {
+        let mut ids: Vec<Uuid> = w.iter().map(|w| w.notification_id).collect();
+        ids.sort();
+        ids
+    };
+    let mut expected = serde_json::Map::new();
+    for (i, room) in rooms.iter().enumerate().rev() {
+        let (lower, top, _) = &tops[i];
+        // Three of each room, the newest: both of the top pair and, of the pair below it
+        // (one instant), the greater id; oldest first, ties by id.
+        let mut ids = by_id(top);
+        if i < 2 {
+            ids.insert(0, by_id(lower)[1]);
+        }
+        expected.insert(room.to_string(), json!(ids));
+    }
+    let got: serde_json::Map<String, Value> = pending
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(room, items)| {
+            let ids: Vec<&Value> = items.as_array().unwrap().iter().map(|n| &n["id"]).collect();
+            (room.clone(), json!(ids))
+        })
+        .collect();
+    assert_eq!(Value::Object(got), Value::Object(expected));
+}
+
+/// Alice (1) online, and three groups she created with Bob (2) and Carol (3), who are offline.
+async fn three_groups_bob_and_carol_away(app: &TestApp) -> (Client, Vec<Uuid>) {
+    let [mut alice, bob, carol] = app.users([1, 2, 3]).await;
+    bob.close().await;
+    carol.close().await;
+    let mut rooms = Vec::new();
+    for _ in 0..3 {
+        rooms.push(create_group(&mut alice, &[2, 3], &mut []).await);
+    }
+    (alice, rooms)
 }
 
 /// How many (user, notification) pairs are still owed, all notifications together.

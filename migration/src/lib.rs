@@ -16,6 +16,7 @@ mod m20261129_000010_index_message_history;
 mod m20261129_000011_add_member_unread_count;
 mod m20261129_000013_derive_recipients_from_membership;
 mod m20261130_000014_partial_reference_indexes;
+mod m20261130_000015_index_notification_replay;
 mod util;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000011_add_member_unread_count::Migration),
             Box::new(m20261129_000013_derive_recipients_from_membership::Migration),
             Box::new(m20261130_000014_partial_reference_indexes::Migration),
+            Box::new(m20261130_000015_index_notification_replay::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@
 //! (`WHERE … IS NOT NULL`, the same on SQLite and PostgreSQL) serves the same lookups.
 use sea_orm_migration::prelude::*;
 
-use crate::util::{create_indexes, index};
+use crate::util::{create_indexes, drop_index, index};
 
 const REFERENCES: [&str; 2] = ["parent_message_id", "forwarded_from_id"];
 
@@ -15,14 +15,7 @@ pub struct Migration;
 async fn rebuild(manager: &SchemaManager<'_>, partial: bool) -> Result<(), DbErr> {
     for column in REFERENCES {
         let mut by = index("messages", &[column], false);
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(by.get_index_spec().get_name().unwrap_or_default())
-                    .table(Alias::new("messages"))
-                    .to_owned(),
-            )
-            .await?;
+        drop_index(manager, "messages", &by).await?;
         if partial {
             by.and_where(Expr::col(Alias::new(column)).is_not_null());
         }

@@ -40,6 +40,22 @@ pub async fn create_indexes(
     Ok(())
 }
 
+/// Drops the index of `table` that `by` describes (the one [`index`] named).
+pub async fn drop_index(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    by: &IndexCreateStatement,
+) -> Result<(), DbErr> {
+    manager
+        .drop_index(
+            Index::drop()
+                .name(by.get_index_spec().get_name().unwrap_or_default())
+                .table(Alias::new(table))
+                .to_owned(),
+        )
+        .await
+}
+
 /// `id BIGINT` auto-increment primary key.
 pub fn serial_id() -> ColumnDef {
     ColumnDef::new(Alias::new("id"))

@@ -23,10 +23,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{notification, notification_release, room, room_member};
-use sea_orm::sea_query::{
-    Alias, Condition, Expr, ExprTrait, JoinType, OnConflict, Order, Query, WindowStatement,
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, OnConflict, Order, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter};
 use uuid::Uuid;
 
 use super::script::Script;
@@ -172,6 +172,9 @@ pub async fn delete_for_messages<C: ConnectionTrait>(
 
 /// The membership row `rm` is owed the notification of the enclosing statement (a statement
 /// on `notifications`): a member of its room since before it, not its actor, not released.
+/// The actor is compared as an expression (`actor_id + 0`), which no column statistics
+/// estimate: PostgreSQL, finding a single sender in a room's statistics, would otherwise expect
+/// almost nothing owed and sort the room's whole backlog for the replay rather than walk it.
 fn owed_to_member(rm: &Alias) -> Condition {
     let n = |c: notification::Column| Expr::col((notification::Entity, c));
     let member = |c: room_member::Column| Expr::col((rm.clone(), c));
@@ -197,7 +200,11 @@ fn owed_to_member(rm: &Alias) -> Condition {
         .add(
             Condition::any()
                 .add(n(notification::Column::ActorId).is_null())
-                .add(n(notification::Column::ActorId).ne(member(room_member::Column::UserId))),
+                .add(
+                    n(notification::Column::ActorId)
+                        .add(0)
+                        .ne(member(room_member::Column::UserId)),
+                ),
         )
         .add(Expr::exists(released).not())
 }
@@ -350,9 +357,12 @@ pub struct Pending {
 
 /// The notifications `user_id` is owed, at most `per_room` of each room — the newest — and at
 /// most `limit` in all, newest first (ties by id). One statement binding the user and the
-/// bounds, whatever the backlog: it walks the user's memberships and each room's notifications
-/// numbered after the membership began (index `(room_id, seq)`), and a window ranks each
-/// room's, so the database never hands over more rows than the replay can use.
+/// bounds, whatever the backlog: for each of the user's memberships it walks the room's
+/// notifications newest first (index `(room_id, created_at, id)`) and stops at the `per_room`-th
+/// it is owed, so the database reads no more of a room than the replay can use — besides the
+/// newer ones the user is not owed (their own, those they let go of), which it steps over.
+/// PostgreSQL takes each room's through a `LATERAL` subquery; SQLite, which has none, through
+/// a correlated `IN` list looked up by primary key.
 pub async fn newest_pending<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
@@ -361,59 +371,61 @@ pub async fn newest_pending<C: ConnectionTrait>(
 ) -> Result<Vec<Pending>, StoreError> {
     let n = notification::Entity;
     let rm = Alias::new("rm");
-    let rank = Alias::new("rank_in_room");
-    let per_room = i64::try_from(per_room).unwrap_or(i64::MAX);
-    let mut newest_in_room = WindowStatement::partition_by((n, notification::Column::RoomId));
-    newest_in_room
+    let newest = Alias::new("newest");
+    let columns = [
+        notification::Column::Id,
+        notification::Column::MessageId,
+        notification::Column::NotificationType,
+        notification::Column::CreatedAt,
+        notification::Column::RoomId,
+    ];
+    // The room of `rm`: its newest notifications the member is owed, newest first.
+    let mut in_room = Query::select();
+    in_room
+        .from(n)
+        .cond_where(owed_to_member(&rm))
         .order_by((n, notification::Column::CreatedAt), Order::Desc)
-        .order_by((n, notification::Column::Id), Order::Desc);
-    let ranked = Query::select()
-        .column((n, notification::Column::Id))
-        .column((n, notification::Column::MessageId))
-        .column((n, notification::Column::NotificationType))
-        .column((n, notification::Column::CreatedAt))
-        .column((n, notification::Column::RoomId))
+        .order_by((n, notification::Column::Id), Order::Desc)
+        .limit(per_room);
+    let backend = db.get_database_backend();
+    let mut query = Query::select();
+    query
+        .columns(columns.map(|c| (newest.clone(), c)))
         .expr_as(
             Expr::col((room::Entity, room::Column::CreatedAt)),
             Alias::new("room_created_at"),
         )
-        .expr_window_as(Expr::cust("ROW_NUMBER()"), newest_in_room, rank.clone())
         .from_as(room_member::Entity, rm.clone())
-        .inner_join(
-            n,
-            Expr::col((n, notification::Column::RoomId))
-                .equals((rm.clone(), room_member::Column::RoomId)),
-        )
         .inner_join(
             room::Entity,
             Expr::col((room::Entity, room::Column::Id))
                 .equals((rm.clone(), room_member::Column::RoomId)),
-        )
-        .and_where(Expr::col((rm.clone(), room_member::Column::UserId)).eq(user_id))
-        .cond_where(owed_to_member(&rm))
-        .to_owned();
-    let ranked_alias = Alias::new("ranked");
-    let newest = Query::select()
-        .columns(
-            [
-                "id",
-                "message_id",
-                "notification_type",
-                "created_at",
-                "room_id",
-                "room_created_at",
-            ]
-            .map(|c| (ranked_alias.clone(), Alias::new(c))),
-        )
-        .from_subquery(ranked, ranked_alias.clone())
-        .and_where(Expr::col((ranked_alias.clone(), rank)).lte(per_room))
+        );
+    if backend == DatabaseBackend::Postgres {
+        in_room.columns(columns.map(|c| (n, c)));
+        query.join_lateral(
+            JoinType::InnerJoin,
+            in_room.to_owned(),
+            newest.clone(),
+            Condition::all(),
+        );
+    } else {
+        in_room.column((n, notification::Column::Id));
+        query.join_as(
+            JoinType::InnerJoin,
+            n,
+            newest.clone(),
+            Expr::col((newest.clone(), notification::Column::Id)).in_subquery(in_room.to_owned()),
+        );
+    }
+    query
+        .and_where(Expr::col((rm, room_member::Column::UserId)).eq(user_id))
         .order_by(
-            (ranked_alias.clone(), Alias::new("created_at")),
+            (newest.clone(), notification::Column::CreatedAt),
             Order::Desc,
         )
-        .order_by((ranked_alias, Alias::new("id")), Order::Desc)
-        .limit(limit)
-        .to_owned();
-    let statement = db.get_database_backend().build(&newest);
+        .order_by((newest, notification::Column::Id), Order::Desc)
+        .limit(limit);
+    let statement = backend.build(&query);
     Ok(Pending::find_by_statement(statement).all(db).await?)
 }
