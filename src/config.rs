@@ -94,6 +94,20 @@ pub struct DatabaseSettings {
     /// ([`crate::store::checkpoint`]) copies the WAL into the database file on a connection
     /// of its own; 0: no checkpointer (commits checkpoint, after `sqlite_wal_autocheckpoint`).
     pub sqlite_checkpoint_delay: f64,
+    /// Which thread the writer ([`crate::store::writer`]) runs on: its own, or the room
+    /// actors' (docs/performance.md, "Fewer hops per send at window 1").
+    pub writer_thread: WriterThread,
+}
+
+/// Where the writer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriterThread {
+    /// A thread of its own: a batch's commit runs beside the rooms' fan-out.
+    Own,
+    /// The room actors' thread: a send reaches the writer, and its commit the room, without
+    /// waking another thread; the rooms wait while a batch commits.
+    Rooms,
 }
 
 /// SQLite's `synchronous` pragma, in WAL mode.

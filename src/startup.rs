@@ -15,7 +15,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use sea_orm::DbErr;
 
 use crate::app::AppState;
-use crate::config::Settings;
+use crate::config::{Settings, WriterThread};
 use crate::http::{self, health::Readiness};
 use crate::metrics::Metrics;
 use crate::notifications::replay::ReplayBounds;
@@ -52,7 +52,8 @@ pub struct Application {
     shutdown: Shutdown,
     /// Runs the room and notification actors, apart from the HTTP workers.
     actors: Arbiter,
-    /// Runs the writer ([`store::writer`]).
+    /// Runs the writer ([`store::writer`]) unless it runs with the rooms
+    /// (`database.writer_thread`); then it stays idle.
     writes: Arbiter,
     writer_stop: WriterStop,
 }
@@ -75,8 +76,12 @@ impl Application {
         let writes = Arbiter::new();
         let direct = store::direct::Direct::open(&settings.database)
             .map_err(|e| sea_orm::DbErr::Custom(format!("the writer's SQLite connection: {e}")))?;
+        let writer_arbiter = match settings.database.writer_thread {
+            WriterThread::Own => writes.handle(),
+            WriterThread::Rooms => actors.handle(),
+        };
         let (writer, writer_stop) = Writer::launch(
-            &writes.handle(),
+            &writer_arbiter,
             db.clone(),
             direct,
             Some(store::query_observer(metrics.clone())),
@@ -278,9 +283,10 @@ impl Application {
             }
         };
         let (main, admin) = tokio::join!(self.server, admin);
-        self.actors.stop();
-        // Between batches, so that no batch is cut off and no connection dropped off its runtime.
+        // Between batches, so that no batch is cut off and no connection dropped off its runtime;
+        // first, since the writer may run on the actors' thread (`database.writer_thread`).
         self.writer_stop.stop().await;
+        self.actors.stop();
         self.writes.stop();
         main.and(admin)
     }

@@ -71,11 +71,12 @@ async fn refuse_boom(app: &TestApp) {
 /// Alice (user 1, two connections), Bob and Carol in a group; Alice and Bob in a one-to-one
 /// chat; Bob and Carol in one that Alice is not in. Alice's first connection writes a burst of
 /// events without reading; returns what each connection then receives, summarised, with the
-/// rooms (group, alice–bob, bob–carol).
-async fn burst(pipelined_sends: &str) -> (Vec<Vec<Value>>, [Uuid; 3]) {
+/// rooms (group, alice–bob, bob–carol). `writer_thread`: `database.writer_thread`.
+async fn burst(pipelined_sends: &str, writer_thread: &str) -> (Vec<Vec<Value>>, [Uuid; 3]) {
     let app = spawn_app_with(&[
         ("sessions.pipelined_sends", pipelined_sends),
         ("limits.max_content_chars", "20"),
+        ("database.writer_thread", writer_thread),
     ])
     .await;
     refuse_boom(&app).await;
@@ -134,8 +135,11 @@ async fn burst(pipelined_sends: &str) -> (Vec<Vec<Value>>, [Uuid; 3]) {
     (frames, [group, pair, others])
 }
 
-async fn the_order_of_a_burst_is_the_order_of_its_events(pipelined_sends: &str) {
-    let (frames, [group, pair, _]) = burst(pipelined_sends).await;
+async fn the_order_of_a_burst_is_the_order_of_its_events(
+    pipelined_sends: &str,
+    writer_thread: &str,
+) {
+    let (frames, [group, pair, _]) = burst(pipelined_sends, writer_thread).await;
     let [alice, alice_too, bob, carol]: [Vec<Value>; 4] = frames.try_into().expect("four");
     let room_info = json!({"dispatch": "roominfo.dispatch", "room": group});
     let dispatches = [
@@ -190,18 +194,27 @@ async fn the_order_of_a_burst_is_the_order_of_its_events(pipelined_sends: &str) 
 
 #[tokio::test]
 async fn a_pipelined_burst_comes_out_in_the_order_of_its_events_for_every_connection() {
-    the_order_of_a_burst_is_the_order_of_its_events("8").await;
+    the_order_of_a_burst_is_the_order_of_its_events("8", "own").await;
 }
 
 #[tokio::test]
 async fn a_window_of_two_keeps_the_same_order() {
-    the_order_of_a_burst_is_the_order_of_its_events("2").await;
+    the_order_of_a_burst_is_the_order_of_its_events("2", "own").await;
+}
+
+/// The writer on the room actors' thread (`database.writer_thread = "rooms"`): the rooms wait
+/// while a batch commits, and every frame still comes out in the order of the events, pipelined
+/// or one at a time.
+#[tokio::test]
+async fn with_the_writer_on_the_rooms_thread_a_burst_keeps_the_same_order() {
+    the_order_of_a_burst_is_the_order_of_its_events("8", "rooms").await;
+    the_order_of_a_burst_is_the_order_of_its_events("1", "rooms").await;
 }
 
 #[tokio::test]
 async fn one_event_at_a_time_gives_the_same_frames_as_pipelining() {
-    let (one_at_a_time, _) = burst("1").await;
-    let (pipelined, _) = burst("8").await;
+    let (one_at_a_time, _) = burst("1", "own").await;
+    let (pipelined, _) = burst("8", "own").await;
     // Rooms have new ids on each server: compare with the rooms named by their position.
     let rename = |runs: Vec<Vec<Value>>| -> Vec<Vec<Value>> {
         runs.into_iter()

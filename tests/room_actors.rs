@@ -152,3 +152,46 @@ async fn message_ids(client: &mut Client, n: usize) -> Vec<Value> {
     }
     ids
 }
+
+/// With the writer on the room actors' thread (`database.writer_thread = "rooms"`), what a
+/// room's sends committed is there after the server stops and starts again: the writer ends
+/// between batches before the actors' thread stops. Bob, offline for the last two, has them
+/// replayed as he connects.
+#[tokio::test]
+async fn with_the_writer_on_the_rooms_thread_sends_survive_a_restart() {
+    let mut app = spawn_app_with(&[("database.writer_thread", "rooms")]).await;
+    let (mut alice, mut bob) = (app.user(1).await, app.user(2).await);
+    let room = common::create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    let first = send_message(&mut alice, room, "while bob is here").await;
+    assert_eq!(bob.recv_dispatch("message.dispatch").await, first);
+    bob.close().await;
+    let later = [
+        send_message(&mut alice, room, "one").await,
+        send_message(&mut alice, room, "two").await,
+    ];
+    drop(alice);
+
+    app.restart().await;
+
+    let (_bob, pending) = app.connect(2).await;
+    let replayed: Vec<Value> = pending[room.to_string()]
+        .as_array()
+        .expect("the room's notifications")
+        .iter()
+        .map(|n| n["message"]["content"].clone())
+        .collect();
+    let mut expected: Vec<Value> = [&first, &later[0], &later[1]]
+        .iter()
+        .map(|m| m["content"].clone())
+        .collect();
+    expected.sort_by_key(|c| c.to_string());
+    let mut replayed_sorted = replayed.clone();
+    replayed_sorted.sort_by_key(|c| c.to_string());
+    assert_eq!(replayed_sorted, expected);
+    let stored = message::Entity::find()
+        .filter(message::Column::RoomId.eq(room))
+        .all(&app.db().await)
+        .await
+        .expect("the room's messages");
+    assert_eq!(stored.len(), 3);
+}

@@ -205,6 +205,10 @@ async fn run(
         for job in batch.drain(..) {
             job.finish(ended);
         }
+        // What the batch's answers woke on this thread runs before the next batch: with the
+        // rooms (`database.writer_thread = "rooms"`) their fan-out, and the sends it let their
+        // sessions hand over, which then join the next batch instead of waiting behind it.
+        tokio::task::yield_now().await;
     }
 }
 
