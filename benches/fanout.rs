@@ -108,7 +108,7 @@ async fn room_of(db: &sea_orm::DatabaseConnection, n: usize) -> Uuid {
             first_name: None,
             last_name: None,
         };
-        store::users::upsert_from_identity(db, &who)
+        store::users::upsert_from_identity(db, db, &who)
             .await
             .expect("user");
     }

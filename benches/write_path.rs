@@ -104,7 +104,7 @@ fn write_path(c: &mut Criterion) {
                 first_name: None,
                 last_name: None,
             };
-            store::users::upsert_from_identity(&db, &who)
+            store::users::upsert_from_identity(&db, &db, &who)
                 .await
                 .expect("user");
         }

@@ -31,10 +31,9 @@ pub struct AppState {
     pub notices: Notices,
     /// What happened to notices and pushes (drops, deliveries, failures).
     pub notification_stats: Arc<NotificationStats>,
-    /// Heartbeats noted for the batched `last_seen` writes.
+    /// The session rows: written and removed in rounds, and the heartbeats noted for the
+    /// batched `last_seen` writes. Its tasks run on the system runtime, which outlives the
+    /// HTTP workers, so a worker shutting down cannot cut a row's write off.
     pub sessions: Arc<SessionLedger>,
-    /// The system runtime, which outlives the HTTP workers: bookkeeping that must finish
-    /// even while a worker shuts down (session rows) runs here, not on the worker.
-    pub background: tokio::runtime::Handle,
     pub metrics: Arc<Metrics>,
 }

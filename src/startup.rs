@@ -132,6 +132,7 @@ impl Application {
         ));
         let sessions = Arc::new(SessionLedger::default());
         sessions.spawn_flusher(db.clone(), settings.last_seen_flush_interval());
+        sessions.spawn_row_writer(db.clone());
         let state = Arc::new(AppState {
             settings: settings.clone(),
             db,
@@ -143,7 +144,6 @@ impl Application {
             notices,
             notification_stats,
             sessions,
-            background: tokio::runtime::Handle::current(),
             metrics,
         });
 

@@ -14,6 +14,14 @@ async fn session_rows(app: &TestApp) -> u64 {
     common::messages::rows::<session::Entity>(&app.db().await).await
 }
 
+/// Waits until `n` session rows are left.
+async fn until_rows(app: &TestApp, n: u64) {
+    app.eventually(&format!("{n} session rows are left"), || async {
+        session_rows(app).await == n
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn no_session_row_is_left_after_many_connect_and_disconnect_cycles() {
     let app = spawn_app().await;
@@ -31,10 +39,69 @@ async fn no_session_row_is_left_after_many_connect_and_disconnect_cycles() {
     for client in open {
         client.close().await;
     }
-    app.eventually("every session row is removed", || async {
-        session_rows(&app).await == 0
-    })
+    until_rows(&app, 0).await;
+}
+
+/// Connections that open at the same moment (a reconnect storm) have their rows written
+/// together (`presence::ledger`): each one's row is there by its first frame all the same
+/// (messages.md §15.2: the session row, then `chat.notifications`), and each is removed when
+/// its connection ends, whether it opened and closed in the same round or not.
+#[tokio::test]
+async fn connections_opened_at_once_each_have_their_row_by_their_first_frame() {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    let users: Vec<i64> = (1..=40).collect();
+    let opened = futures_util::future::join_all(users.iter().map(|&user| {
+        let (app, db) = (&app, &db);
+        async move {
+            let client = app.user(user).await;
+            let rows = sessions::for_user(db, user).await.unwrap();
+            assert_eq!(rows.len(), 1, "user {user}'s row by the first frame");
+            assert!(rows[0].last_seen == rows[0].connected_at);
+            client
+        }
+    }))
     .await;
+    assert_eq!(session_rows(&app).await, 40);
+    // Closing and opening at once: some rows are removed in the round that writes others.
+    let reopened =
+        futures_util::future::join_all(opened.into_iter().enumerate().map(|(i, client)| {
+            let app = &app;
+            async move {
+                if i % 2 == 0 {
+                    client.close().await;
+                } else {
+                    drop(client);
+                }
+                app.user(100 + i as i64).await
+            }
+        }))
+        .await;
+    until_rows(&app, 40).await;
+    for client in reopened {
+        drop(client);
+    }
+    until_rows(&app, 0).await;
+}
+
+/// A reconnect whose token carries the profile the user already has writes nothing but its
+/// session row: the user is looked up (on SQLite through a reader), not written.
+#[tokio::test]
+async fn a_reconnect_with_an_unchanged_profile_writes_only_its_session_row() {
+    let app = spawn_app().await;
+    app.user(5).await.close().await;
+    until_rows(&app, 0).await;
+    let count = |statement: &str| {
+        format!("chatd_db_query_duration_seconds_count{{statement=\"{statement}\"}}")
+    };
+    let before = app.scrape().await;
+    let client = app.user(5).await;
+    let after = app.scrape().await;
+    let moved = |statement: &str| after.value(&count(statement)) - before.value(&count(statement));
+    assert_eq!(moved("insert"), 1.0, "the session row");
+    assert_eq!(moved("update"), 0.0, "the user is unchanged");
+    assert_eq!(moved("delete"), 0.0);
+    drop(client);
 }
 
 #[tokio::test]
@@ -71,10 +138,7 @@ async fn a_silent_connection_is_closed_with_4008_and_its_row_removed() {
         client.recv_close().await,
         (4008, "Session expired".to_string())
     );
-    app.eventually("the expired session's row is removed", || async {
-        session_rows(&app).await == 0
-    })
-    .await;
+    until_rows(&app, 0).await;
 }
 
 #[tokio::test]

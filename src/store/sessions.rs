@@ -1,28 +1,47 @@
 //! One row per open connection: written at connect, `last_seen` refreshed in batches
-//! (`presence::ledger`), removed at close.
+//! (`presence::ledger`), removed at close. The ledger writes the rows of the connections that
+//! open and close at the same moment together ([`open_many`], [`close_many`]).
 
 use chrono::{DateTime, Utc};
 use entity::session;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::{chunks, now, StoreError};
+use super::{chunks, StoreError};
 
-pub async fn open<C: ConnectionTrait>(
+/// A row for each of these connections (`user_id`, connection id, connected at), `last_seen`
+/// = connected at: one statement per [`chunks`] run.
+pub async fn open_many<C: ConnectionTrait>(
     db: &C,
-    user_id: i64,
-    connection_id: &str,
+    opened: &[(i64, String, DateTime<Utc>)],
 ) -> Result<(), StoreError> {
-    let at = now();
-    session::ActiveModel {
-        user_id: Set(user_id),
-        connection_id: Set(connection_id.to_string()),
-        connected_at: Set(at),
-        last_seen: Set(at),
-        ..Default::default()
+    for chunk in chunks(opened, 4) {
+        session::Entity::insert_many(chunk.iter().map(|(user_id, connection_id, at)| {
+            session::ActiveModel {
+                user_id: Set(*user_id),
+                connection_id: Set(connection_id.clone()),
+                connected_at: Set(*at),
+                last_seen: Set(*at),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
     }
-    .insert(db)
-    .await?;
+    Ok(())
+}
+
+/// Removes the rows of these connections: one statement per [`chunks`] run.
+pub async fn close_many<C: ConnectionTrait>(
+    db: &C,
+    connection_ids: &[String],
+) -> Result<(), StoreError> {
+    for chunk in chunks(connection_ids, 1) {
+        session::Entity::delete_many()
+            .filter(session::Column::ConnectionId.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -39,14 +58,6 @@ pub async fn touch_many<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
-    Ok(())
-}
-
-pub async fn close<C: ConnectionTrait>(db: &C, connection_id: &str) -> Result<(), StoreError> {
-    session::Entity::delete_many()
-        .filter(session::Column::ConnectionId.eq(connection_id))
-        .exec(db)
-        .await?;
     Ok(())
 }
 

@@ -12,12 +12,15 @@ use crate::rooms::room::RoomKind;
 
 /// Creates the user on first sight; afterwards updates whichever profile claims the token
 /// carries. A user without a `username` claim is called `user<id>`. Returns the user and
-/// whether this call created it.
-pub async fn upsert_from_identity<C: ConnectionTrait>(
+/// whether this call created it. The user is looked up through `reads` (on SQLite a reader,
+/// so that a connect whose profile is unchanged, the usual one, uses no turn of the one
+/// write connection); it is written, when it must be, through `db`.
+pub async fn upsert_from_identity<R: ConnectionTrait, C: ConnectionTrait>(
+    reads: &R,
     db: &C,
     who: &Identity,
 ) -> Result<(user::Model, bool), StoreError> {
-    let existing = user::Entity::find_by_id(who.user_id).one(db).await?;
+    let existing = user::Entity::find_by_id(who.user_id).one(reads).await?;
     let Some(existing) = existing else {
         let at = now();
         let model = user::ActiveModel {

@@ -43,7 +43,7 @@ pub async fn endpoint(
             return accept(&req, Handover::Rejected { max_frame });
         }
     };
-    let user = match store::users::upsert_from_identity(&app.db, &identity).await {
+    let user = match store::users::upsert_from_identity(&app.reader, &app.db, &identity).await {
         Ok((user, created)) => {
             if created {
                 // Before the session can receive anything: see `RoomRegistry::user_created`.

@@ -31,7 +31,6 @@ use crate::presence::{Outbound, Outbox};
 use crate::protocol::client::{event_type_of, ClientEvent, MessageSend};
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::heartbeat_ack;
-use crate::store;
 
 pub struct WsSession {
     app: Arc<AppState>,
@@ -43,8 +42,6 @@ pub struct WsSession {
     fragments: Option<Vec<u8>>,
     /// Why the `FrameGuard` ended the client's stream, if it did.
     verdict: Verdict,
-    /// Becomes true once the session row is written, so that its removal never overtakes it.
-    row_written: tokio::sync::watch::Receiver<bool>,
     /// Dispatches waiting for this socket, flushed on [`Outbound::Flush`].
     outbox: Arc<Outbox>,
     /// This connection's pipelined sends whose outcome has not been taken yet, oldest first:
@@ -74,7 +71,6 @@ impl WsSession {
             last_heard: Instant::now(),
             fragments: None,
             verdict,
-            row_written: tokio::sync::watch::channel(false).1,
             outbox: Arc::default(),
             sends: VecDeque::new(),
             sends_room: None,
@@ -302,37 +298,34 @@ impl Actor for WsSession {
 
         self.expire_when_silent(ctx);
 
-        // The session row is written on the system runtime (so a worker shutting down cannot
-        // cut it off) and announced through `row_written`.
-        let (written_tx, written_rx) = tokio::sync::watch::channel(false);
-        self.row_written = written_rx.clone();
-        let db = self.app.db.clone();
+        // The session row is written by the ledger's row writer on the system runtime (so a
+        // worker shutting down cannot cut it off), with those of the connections that open
+        // meanwhile.
         let user_id = self.caller.user.id;
         let conn = self.caller.connection_id;
         log::info!(conn:% = conn; "connection opened for user {user_id}");
-        self.app.background.spawn(async move {
-            if let Err(e) = store::sessions::open(&db, user_id, &conn.to_string()).await {
-                log::warn!(conn:% = conn; "session row not written: {e}");
-            }
-            let _ = written_tx.send(true);
-        });
+        let mut written = self.app.sessions.open(user_id, conn);
 
         // The session row and the pending notifications come before anything else is read or
-        // written: `chat.notifications` is always the first frame. Dispatches that arrive
-        // meanwhile wait in the mailbox.
+        // written: `chat.notifications` is always the first frame, sent once the row is
+        // written (messages.md §15.2). The replay is read meanwhile; Presence already knows
+        // the connection, so whatever is committed after the replay's read is dispatched to
+        // it. Dispatches that arrive meanwhile wait in the mailbox.
         let app = self.app.clone();
-        let mut written = written_rx;
         let pending = PendingFrame {
             user_id,
             connection_id: conn,
         };
         ctx.wait(
             logging::in_connection(conn, async move {
-                let _ = written.wait_for(|done| *done).await;
-                match app.notifications.send(pending).await {
-                    Ok(result) => result,
-                    Err(e) => Err(ChatError::internal("notification actor", e)),
-                }
+                let replay = async {
+                    match app.notifications.send(pending).await {
+                        Ok(result) => result,
+                        Err(e) => Err(ChatError::internal("notification actor", e)),
+                    }
+                };
+                let (_, result) = tokio::join!(written.wait_for(|done| *done), replay);
+                result
             })
             .into_actor(self)
             .map(|result, act, _ctx| match result {
@@ -347,17 +340,10 @@ impl Actor for WsSession {
         self.app
             .presence
             .unregister(self.caller.user.id, self.caller.connection_id);
-        let db = self.app.db.clone();
         let conn = self.caller.connection_id;
         log::info!(conn:% = conn; "connection closed");
-        self.app.sessions.forget(conn);
-        let mut written = self.row_written.clone();
-        self.app.background.spawn(async move {
-            let _ = written.wait_for(|done| *done).await;
-            if let Err(e) = store::sessions::close(&db, &conn.to_string()).await {
-                log::warn!(conn:% = conn; "session row not removed: {e}");
-            }
-        });
+        // Queued after the connection's open, so its removal never overtakes the row's write.
+        self.app.sessions.close(conn);
     }
 }
 
