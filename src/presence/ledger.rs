@@ -85,13 +85,15 @@ impl SessionLedger {
 
     /// Writes the rows queued through [`SessionLedger::open`] and [`SessionLedger::close`] on
     /// the current runtime, each round everything queued since the previous one, for as long
-    /// as the ledger exists.
+    /// as the ledger exists. A task of the tokio runtime itself, not of actix's local set: at
+    /// shutdown the runtime drops it inside its own context, which a query cut off mid-way
+    /// needs (sqlx hands a pooled connection back through a task as it is dropped).
     pub fn spawn_row_writer(&self, db: DatabaseConnection) {
         let queued = self.queued.lock().unwrap_or_else(|p| p.into_inner()).take();
         let Some(mut queued) = queued else {
             return;
         };
-        actix_rt::spawn(async move {
+        tokio::runtime::Handle::current().spawn(async move {
             let mut round = Vec::new();
             while queued.recv_many(&mut round, usize::MAX).await > 0 {
                 write_rows(&db, std::mem::take(&mut round)).await;
