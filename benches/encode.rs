@@ -23,7 +23,7 @@ fn message() -> MessageView {
     MessageView::fresh(
         Uuid::new_v4(),
         Uuid::new_v4(),
-        user,
+        std::sync::Arc::new(user),
         "Hello everyone, the build is green again 👋".into(),
         Timestamp(chrono::Utc::now()),
         false,

@@ -90,7 +90,7 @@ fn frame() -> chatd::protocol::server::Frame {
     let view = MessageView::fresh(
         Uuid::new_v4(),
         Uuid::new_v4(),
-        sender,
+        std::sync::Arc::new(sender),
         "hello from sender 0001, a small chat message of realistic size".into(),
         Timestamp(chrono::Utc::now()),
         false,

@@ -25,7 +25,11 @@ use crate::store::render::user_view;
 /// The authenticated user behind a connection.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: user::Model,
+    /// Shared with every event of the connection: cloning a caller copies no string.
+    pub user: Arc<user::Model>,
+    /// The user as payloads show one, made once per connection and shared by every message
+    /// it sends (its view, dispatch and notification).
+    pub sender: Arc<UserView>,
     pub connection_id: Uuid,
 }
 

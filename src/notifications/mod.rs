@@ -74,7 +74,7 @@ pub struct Created {
     pub room_id: Uuid,
     pub message_id: Uuid,
     /// Whose action it reports: the author of a message or reply, the user who reacted.
-    pub actor: UserView,
+    pub actor: Arc<UserView>,
     /// The message's stored (sanitised) content, for the push preview.
     pub content: String,
     /// The emoji of a `REACTION`.

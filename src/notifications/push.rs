@@ -47,7 +47,7 @@ pub struct PushPayload {
     pub room: PushRoom,
     pub message_id: Uuid,
     /// Whose action it reports: the author of the message or reply, or the user who reacted.
-    pub sender: UserView,
+    pub sender: Arc<UserView>,
     /// The emoji of a `REACTION`, else `null`.
     pub reaction: Option<String>,
     /// The message as plain text, at most `push.preview_chars` characters.

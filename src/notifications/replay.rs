@@ -163,6 +163,8 @@ impl Serialize for ByRoom<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use crate::protocol::server::{MessageView, UserView};
     use crate::protocol::Timestamp;
 
@@ -191,7 +193,7 @@ mod tests {
             message: MessageView::fresh(
                 p.message_id,
                 p.room_id,
-                nobody,
+                Arc::new(nobody),
                 content.into(),
                 Timestamp(p.created_at),
                 false,

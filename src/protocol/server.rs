@@ -1,6 +1,8 @@
 //! Server → client frames. Payload structs keep the reference's key order; a dispatch is
 //! encoded once into a [`Frame`] whose bytes are shared by every recipient.
 
+use std::sync::Arc;
+
 use bytestring::ByteString;
 use serde::Serialize;
 use serde_json::Value;
@@ -113,7 +115,8 @@ pub struct AttachmentView {
 pub struct MessageView {
     pub id: Uuid,
     pub room: RoomRef,
-    pub sender: UserView,
+    /// Shared: a new message's view, its dispatch and its notification hold one copy.
+    pub sender: Arc<UserView>,
     pub read_receipts: Vec<ReadReceiptView>,
     pub reactions: Vec<ReactionView>,
     pub attachments: Vec<AttachmentView>,
@@ -134,7 +137,7 @@ impl MessageView {
     pub fn fresh(
         id: Uuid,
         room_id: Uuid,
-        sender: UserView,
+        sender: Arc<UserView>,
         content: String,
         at: Timestamp,
         is_forwarded: bool,

@@ -6,6 +6,8 @@
 //! state after the commit, then fanned out in the room's commit order (`src/rooms/changes/`,
 //! `super::actor`).
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -47,7 +49,8 @@ pub struct Snapshot;
 #[rtype(result = "Result<Committed<MessageView>, ChatError>")]
 pub struct Post {
     pub message: NewMessage,
-    pub sender: UserView,
+    /// Shared by the message's view, its dispatch and its notification: never copied.
+    pub sender: Arc<UserView>,
 }
 
 /// A `message.send` its connection pipelines (`sessions.pipelined_sends`): queued exactly as

@@ -2,6 +2,7 @@
 //! batched queries (see [`render`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entity::{attachment, message, message_delivery, reaction, read_receipt, user};
 use sea_orm::sea_query::{
@@ -324,7 +325,7 @@ impl Builder<'_> {
         let view = MessageView {
             id: m.id,
             room: RoomRef { id: m.room_id },
-            sender: user_or_placeholder(self.users, m.sender_id),
+            sender: Arc::new(user_or_placeholder(self.users, m.sender_id)),
             read_receipts: parts.map(|p| p.receipts.clone()).unwrap_or_default(),
             reactions: parts.map(|p| p.reactions.clone()).unwrap_or_default(),
             attachments,

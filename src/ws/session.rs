@@ -31,6 +31,7 @@ use crate::presence::{Outbound, Outbox};
 use crate::protocol::client::{event_type_of, ClientEvent, MessageSend};
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::heartbeat_ack;
+use crate::store::render::user_view;
 
 pub struct WsSession {
     app: Arc<AppState>,
@@ -65,7 +66,8 @@ impl WsSession {
         WsSession {
             app,
             caller: Caller {
-                user,
+                sender: Arc::new(user_view(&user)),
+                user: Arc::new(user),
                 connection_id,
             },
             last_heard: Instant::now(),

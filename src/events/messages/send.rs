@@ -21,9 +21,9 @@ use crate::rooms::actor::Committed;
 use crate::rooms::messages::{Pipelined, Post, Queued};
 use crate::rooms::room::Action;
 use crate::sanitize::SafeHtml;
+use crate::store;
 use crate::store::messages::NewMessage;
 use crate::store::notifications::NotificationKind;
-use crate::store::{self, render::user_view};
 
 /// A `message.send` that passed every check the asking side makes, ready for its room.
 pub struct Prepared {
@@ -203,6 +203,6 @@ async fn checked(
             media,
             notification_type,
         },
-        sender: user_view(&caller.user),
+        sender: caller.sender.clone(),
     })
 }
