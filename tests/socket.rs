@@ -1,14 +1,15 @@
 //! The endpoint at the TCP level: replies are not held back by Nagle's algorithm, the server
 //! closes the TCP connection as soon as its close frame is out, and the hand-over of the socket
 //! after the handshake (src/ws/upgrade.rs) loses no byte and serves other routes as usual, the
-//! frames the session encodes itself arrive whole whatever their length, and a client that
-//! stops reading is dropped once its socket stays full.
+//! frames the session encodes itself arrive whole whatever their length, client frames read a
+//! few bytes at a time through the worker's read buffer arrive whole, and a client that stops
+//! reading is dropped once its socket stays full.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{create_one_to_one, raw, spawn_app, spawn_app_with, REFUSAL_CAP};
+use common::{create_one_to_one, raw, spawn_app, spawn_app_with, Client, TestApp, REFUSAL_CAP};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -120,14 +121,7 @@ async fn other_routes_answer_requests_with_upgrade_headers_as_usual() {
 async fn frames_of_every_length_arrive_whole_and_in_order_when_written_together() {
     // The session encodes its text frames into the connection's write buffer itself: a payload
     // under 126 bytes has a 2-byte header, one under 64 KiB a 4-byte one, a longer one 10 bytes.
-    let app = spawn_app_with(&[
-        ("limits.max_content_chars", "100000"),
-        ("limits.max_frame_bytes", "1048576"),
-    ])
-    .await;
-    let mut alice = app.user(1).await;
-    let mut bob = app.user(2).await;
-    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    let (_app, mut alice, mut bob, room) = pair_with_long_frames(&[]).await;
 
     // Emitted back to back, so that the answers can share a write.
     alice.emit("room.search", json!({"query": "x"})).await;
@@ -217,4 +211,63 @@ async fn a_client_that_never_reads_is_dropped_once_its_socket_stays_full() {
         async move { state.presence.connection_count() == 0 }
     })
     .await;
+}
+
+#[tokio::test]
+async fn client_frames_read_a_few_bytes_at_a_time_on_a_shared_worker_arrive_whole_and_in_order() {
+    // Every read of a socket lands in its worker thread's one buffer and is copied out at its
+    // size (src/ws/upgrade.rs): with reads of 7 bytes, frames of every header length span many
+    // reads, and two connections on the one worker take turns with that buffer.
+    let (_app, mut alice, mut bob, room) =
+        pair_with_long_frames(&[("server.workers", "1"), ("server.socket_read_bytes", "7")]).await;
+
+    // Both send at once, interleaved; each one's messages keep their order in the room.
+    let contents = |who: &str| -> Vec<String> {
+        [1, 200, 70_000, 3]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{who}{i}{}", "é".repeat(*n)))
+            .collect()
+    };
+    let (from_alice, from_bob) = (contents("a"), contents("b"));
+    for (a, b) in from_alice.iter().zip(&from_bob) {
+        alice
+            .emit("message.send", json!({"room_id": room, "content": a}))
+            .await;
+        bob.emit("message.send", json!({"room_id": room, "content": b}))
+            .await;
+    }
+    for user in [&mut alice, &mut bob] {
+        let (mut got_alice, mut got_bob) = (Vec::new(), Vec::new());
+        for _ in 0..8 {
+            let dispatch = user.recv_dispatch("message.dispatch").await;
+            let content = dispatch["content"].as_str().unwrap_or_default().to_string();
+            if dispatch["sender"]["id"] == 1 {
+                got_alice.push(content);
+            } else {
+                got_bob.push(content);
+            }
+        }
+        assert!(got_alice == from_alice, "alice's sends, whole and in order");
+        assert!(got_bob == from_bob, "bob's sends, whole and in order");
+    }
+    alice.assert_nothing_pending().await;
+    bob.assert_nothing_pending().await;
+}
+
+/// A server that takes messages of up to 100,000 characters, with `overrides`, and Alice and
+/// Bob in a one-to-one room.
+async fn pair_with_long_frames(
+    overrides: &[(&'static str, &'static str)],
+) -> (TestApp, Client, Client, uuid::Uuid) {
+    let mut settings = vec![
+        ("limits.max_content_chars", "100000"),
+        ("limits.max_frame_bytes", "1048576"),
+    ];
+    settings.extend_from_slice(overrides);
+    let app = spawn_app_with(&settings).await;
+    let mut alice = app.user(1).await;
+    let mut bob = app.user(2).await;
+    let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    (app, alice, bob, room)
 }

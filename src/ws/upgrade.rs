@@ -366,8 +366,14 @@ impl Pump {
     }
 }
 
-/// The client's bytes, read from the socket as they arrive. The read buffer is allocated once
-/// the socket is readable and handed on with the bytes, so nothing stays allocated between
+thread_local! {
+    /// Where a worker thread's WebSocket reads land (`server.socket_read_bytes`); what was
+    /// read is copied out, so no connection holds it.
+    static READ_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The client's bytes, read from the socket as they arrive, through the worker thread's read
+/// buffer ([`READ_SCRATCH`]) and handed on at their size, so nothing stays allocated between
 /// frames.
 struct SocketReader {
     read: OwnedReadHalf,
@@ -384,12 +390,23 @@ impl Stream for SocketReader {
             return Poll::Ready(Some(Ok(unread)));
         }
         let socket = self.read.as_ref();
+        let chunk = self.chunk;
         loop {
             ready!(socket.poll_read_ready(cx)).map_err(PayloadError::Io)?;
-            let mut buf = BytesMut::with_capacity(self.chunk);
-            match socket.try_read_buf(&mut buf) {
-                Ok(0) => return Poll::Ready(None),
-                Ok(_) => return Poll::Ready(Some(Ok(buf.freeze()))),
+            // Read into the worker thread's buffer, and keep a copy of what came, at its size:
+            // a buffer of `chunk` bytes allocated and freed for every read cost more than the
+            // copy (a client frame is a few hundred bytes; glibc serves that size from its
+            // per-thread cache, and a 4 KiB block from its bins, consolidating them as it goes).
+            let read = READ_SCRATCH.with_borrow_mut(|scratch| {
+                if scratch.len() < chunk {
+                    scratch.resize(chunk, 0);
+                }
+                let n = socket.try_read(&mut scratch[..chunk])?;
+                Ok::<_, io::Error>(Bytes::copy_from_slice(&scratch[..n]))
+            });
+            match read {
+                Ok(bytes) if bytes.is_empty() => return Poll::Ready(None),
+                Ok(bytes) => return Poll::Ready(Some(Ok(bytes))),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Some(Err(PayloadError::Io(e)))),
             }
