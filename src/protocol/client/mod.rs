@@ -128,12 +128,12 @@ impl ClientEvent {
         let Value::Object(mut frame) = value else {
             return Err(ChatError::InvalidFrame("expected a JSON object".into()));
         };
+        let data = frame.remove("data").unwrap_or(Value::Null);
         let event_type = match frame.get("event_type") {
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => s.as_str(),
             _ => return Err(ChatError::InvalidEventType),
         };
-        let data = frame.remove("data").unwrap_or(Value::Null);
-        match event_type.as_str() {
+        match event_type {
             "session.heartbeat" => Ok(ClientEvent::SessionHeartbeat),
             "room.list" => Ok(ClientEvent::RoomList),
             "room.create" => RoomCreate::decode(data).map(|c| ClientEvent::RoomCreate(Box::new(c))),
