@@ -399,3 +399,21 @@ async fn an_events_own_dispatch_comes_before_the_answer_to_the_next_event() {
     }
     alice.assert_nothing_pending().await;
 }
+
+#[tokio::test]
+async fn an_id_with_a_wide_character_across_its_ninth_byte_is_not_a_valid_uuid() {
+    // `urn:uuid:` is checked on the first nine bytes; a character straddling the ninth is no
+    // such prefix (the check sliced there and panicked).
+    let app = spawn_app().await;
+    let (mut client, _) = app.connect(1).await;
+    for id in ["12345678é", "urn:uuidé", "€€€€"] {
+        client.emit("room.info", json!({"room_id": id})).await;
+        let shown = format!("\u{201c}{id}\u{201d} is not a valid UUID.");
+        assert_eq!(
+            client.recv().await,
+            json!({"error": {"code": 4003, "detail": [shown]}})
+        );
+    }
+    client.emit("session.heartbeat", json!({})).await;
+    assert_eq!(client.recv().await, json!({"status": "success"}));
+}

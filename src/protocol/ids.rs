@@ -10,15 +10,25 @@ use super::errors::ChatError;
 /// digits must remain.
 pub fn parse_uuid_str(raw: &str) -> Option<Uuid> {
     let mut s = raw.trim();
-    if s.len() >= 9 && s[..9].eq_ignore_ascii_case("urn:uuid:") {
+    // `get`: a character that straddles byte 9 is no prefix (slicing there would panic).
+    if s.get(..9)
+        .is_some_and(|p| p.eq_ignore_ascii_case("urn:uuid:"))
+    {
         s = &s[9..];
     }
     let s = s.trim_start_matches('{').trim_end_matches('}');
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
+    // Digit by digit, without collecting them: every `room_id` of every `message.send`.
+    let mut value: u128 = 0;
+    let mut digits = 0;
+    for c in s.chars().filter(|c| *c != '-') {
+        let digit = c.to_digit(16)?;
+        if digits == 32 {
+            return None;
+        }
+        value = value << 4 | u128::from(digit);
+        digits += 1;
     }
-    u128::from_str_radix(&hex, 16).ok().map(Uuid::from_u128)
+    (digits == 32).then(|| Uuid::from_u128(value))
 }
 
 /// `["“<value>” is not a valid UUID."]`.
@@ -66,6 +76,66 @@ mod tests {
                 serde_json::json!({"error": {"code": 4003,
                     "detail": [format!("\u{201c}{shown}\u{201d} is not a valid UUID.")]}})
             );
+        }
+    }
+
+    /// The collecting implementation this one replaced, as the oracle.
+    fn collected(raw: &str) -> Option<Uuid> {
+        let mut s = raw.trim();
+        // As fixed here: it sliced at byte 9 whatever character lay there, and panicked.
+        if s.get(..9)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:uuid:"))
+        {
+            s = &s[9..];
+        }
+        let s = s.trim_start_matches('{').trim_end_matches('}');
+        let hex: String = s.chars().filter(|c| *c != '-').collect();
+        if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u128::from_str_radix(&hex, 16).ok().map(Uuid::from_u128)
+    }
+
+    #[test]
+    fn parsed_digit_by_digit_as_the_collecting_parser_did() {
+        const PIECES: &[&str] = &[
+            "5ab654f2",
+            "080B",
+            "-",
+            "--",
+            "{",
+            "}",
+            "urn:uuid:",
+            " ",
+            "a",
+            "F",
+            "0",
+            "g",
+            "é",
+            "+",
+            "x",
+            "bc7bafc78a417ea9",
+            "4216",
+            "\u{0}",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut raw = String::new();
+            let mut bits = state;
+            for _ in 0..(bits % 9) {
+                bits /= 9;
+                raw.push_str(PIECES[(bits % PIECES.len() as u64) as usize]);
+                bits = bits.rotate_left(7);
+            }
+            assert_eq!(parse_uuid_str(&raw), collected(&raw), "{raw:?}");
+            let canonical = Uuid::from_u128(u128::from(state) << 64 | u128::from(bits));
+            for form in [canonical.to_string(), canonical.simple().to_string()] {
+                assert_eq!(parse_uuid_str(&form), Some(canonical));
+                assert_eq!(collected(&form), Some(canonical));
+            }
         }
     }
 }
