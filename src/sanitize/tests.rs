@@ -1,7 +1,7 @@
 //! The sanitiser against its contract: messages.md §6 row by row, bleach 6.4's output beyond the
 //! table, and ammonia's safety on everything we rewrite.
 
-use super::{builder, sanitize, sanitize_markup, MAX_ESCAPE_GROWTH};
+use super::{builder, is_plain_text, sanitize, sanitize_markup, MAX_ESCAPE_GROWTH};
 
 /// messages.md §6, every row in the spec's order, input and output exactly as the spec writes
 /// them. The third column is the text the spec's output keeps from inside `<script>`/`<style>`,
@@ -411,6 +411,75 @@ fn plain_text_skips_the_parser_and_comes_out_as_the_parser_would_write_it() {
     }
 }
 
+#[test]
+fn text_the_fast_path_takes_is_what_the_parser_writes_back_unchanged() {
+    // The fast path returns its input as it came: across the spec's table, the generated markup
+    // below and a generated corpus of text around every character it checks for (and the
+    // controls, spaces, quotes and non-ASCII it lets through), whatever it takes must come out
+    // of ammonia and the wrapper byte for byte as it went in.
+    const PIECES: &[&str] = &[
+        "Hello",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "\r",
+        "\r\n",
+        "\u{0B}",
+        "\u{0C}",
+        "\u{7F}",
+        "\u{85}",
+        "\u{A0}",
+        "\u{FEFF}",
+        "\u{200B}",
+        "\u{2028}",
+        "\u{FFFD}",
+        "\u{FDD0}",
+        "\u{1F44B}",
+        "é",
+        "\"",
+        "'",
+        "`",
+        "=",
+        "/",
+        "\\",
+        ";",
+        "#",
+        "x",
+        "amp",
+        "lt",
+        "https://e.com/?a=1",
+        "<",
+        ">",
+        "&",
+        "&amp;",
+        "&#38;",
+        "<b>",
+        "</b>",
+        "<!--",
+        "a<b",
+        "1 > 0",
+        "\u{1}",
+        "\u{0}",
+    ];
+    let corpus = mixes(PIECES, 20_000, 0x2545_F491_4F6C_DD1D);
+    let table = SPEC_TABLE.iter().map(|(input, _, _)| input.to_string());
+    let mut taken = 0;
+    for input in corpus
+        .into_iter()
+        .chain(table)
+        .chain(generated_inputs(5_000))
+    {
+        if is_plain_text(&input) {
+            taken += 1;
+            assert_eq!(sanitize_markup(&input), input, "{input:?}");
+            assert_eq!(sanitize(&input).as_str(), input, "{input:?}");
+        }
+    }
+    // The corpus exercises the fast path, not only the parser.
+    assert!(taken > 2_000, "{taken}");
+}
+
 /// A fixed pseudo-random mix of markup, references, quotes and URLs.
 fn generated_inputs(count: usize) -> Vec<String> {
     const PIECES: &[&str] = &[
@@ -456,7 +525,12 @@ fn generated_inputs(count: usize) -> Vec<String> {
         "<",
         ">",
     ];
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    mixes(PIECES, count, 0x9E37_79B9_7F4A_7C15)
+}
+
+/// `count` strings of 1 to 12 `pieces` each, drawn by a fixed xorshift from `seed`.
+fn mixes(pieces: &[&str], count: usize, seed: u64) -> Vec<String> {
+    let mut state = seed;
     let mut next = |below: usize| {
         state ^= state << 13;
         state ^= state >> 7;
@@ -466,7 +540,7 @@ fn generated_inputs(count: usize) -> Vec<String> {
     (0..count)
         .map(|_| {
             let len = 1 + next(12);
-            (0..len).map(|_| PIECES[next(PIECES.len())]).collect()
+            (0..len).map(|_| pieces[next(pieces.len())]).collect()
         })
         .collect()
 }
