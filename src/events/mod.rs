@@ -12,7 +12,6 @@ pub use messages::{prepare_send, queue_send, sent, Prepared};
 
 use std::sync::Arc;
 
-use entity::user;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -20,23 +19,21 @@ use crate::protocol::client::ClientEvent;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{Frame, UserView};
 use crate::rooms::messages::{AddMembers, Join, Leave, Modify, RemoveMembers};
-use crate::store::render::user_view;
 
 /// The authenticated user behind a connection.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Shared with every event of the connection: cloning a caller copies no string.
-    pub user: Arc<user::Model>,
-    /// The user as payloads show one, made once per connection and shared by every message
-    /// it sends (its view, dispatch and notification).
-    pub sender: Arc<UserView>,
+    /// The user as payloads show one (events need only its id and username besides), made
+    /// once per connection and shared by every event and every message it sends (the
+    /// message's view, dispatch and notification): cloning a caller copies no string.
+    pub user: Arc<UserView>,
     pub connection_id: Uuid,
 }
 
 impl Caller {
     /// The caller as payloads show a user.
     pub fn view(&self) -> UserView {
-        user_view(&self.user)
+        UserView::clone(&self.user)
     }
 }
 

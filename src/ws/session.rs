@@ -66,8 +66,7 @@ impl WsSession {
         WsSession {
             app,
             caller: Caller {
-                sender: Arc::new(user_view(&user)),
-                user: Arc::new(user),
+                user: Arc::new(user_view(&user)),
                 connection_id,
             },
             last_heard: Instant::now(),

@@ -58,7 +58,7 @@ pub async fn react(
                     kind,
                     room_id: message.room_id,
                     message_id: id,
-                    actor: caller.sender.clone(),
+                    actor: caller.user.clone(),
                     content: message.content.clone(),
                     reaction: Some(content.clone()),
                     recipients: others,

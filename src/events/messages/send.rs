@@ -203,6 +203,6 @@ async fn checked(
             media,
             notification_type,
         },
-        sender: caller.sender.clone(),
+        sender: caller.user.clone(),
     })
 }
