@@ -7,7 +7,7 @@
 //! socket and ends the dispatcher, freeing its buffers. That service here passes the request to
 //! the same application as any other (so every answer, the handshake's included, comes from
 //! [`super::endpoint`] and the routes), writes the response, and, when the endpoint accepted the
-//! WebSocket, runs its actor over the raw socket: reads take a buffer only while they read
+//! WebSocket, runs its actor over the raw socket: reads go through the worker thread's buffer
 //! (`server.socket_read_bytes`), and writes gather the encoded frames of a burst into one
 //! buffer that is released once written (`server.socket_write_bytes`). The session encodes its
 //! text frames straight into that buffer ([`WriteBuffer`]); only control frames (pong, close)
