@@ -136,8 +136,10 @@ impl SessionLedger {
     /// Flushes every `interval` on the current runtime, for as long as the ledger exists.
     pub fn spawn_flusher(self: &Arc<Self>, db: DatabaseConnection, interval: Duration) {
         let ledger: Weak<SessionLedger> = Arc::downgrade(self);
-        actix_rt::spawn(async move {
-            let mut tick = actix_rt::time::interval(interval);
+        // On the tokio runtime itself, as the row writer: a flush cut off at shutdown is
+        // dropped inside the runtime's context, which sqlx needs to hand its connection back.
+        tokio::runtime::Handle::current().spawn(async move {
+            let mut tick = tokio::time::interval(interval);
             // The first tick is immediate; nothing has been heard yet.
             tick.tick().await;
             loop {
