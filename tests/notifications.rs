@@ -6,7 +6,7 @@ mod common;
 
 use chrono::Utc;
 use common::backlog;
-use common::messages::{alice_and_bob, rows, send_to};
+use common::messages::{alice_and_bob, history, react_to, recv_on_all, rows, send_to, send_with};
 use common::rooms::create_group;
 use common::{normalize_times, spawn_app, spawn_app_with, Client, TestApp};
 use serde_json::{json, Value};
@@ -66,6 +66,69 @@ async fn messages_replies_and_reactions_sent_while_offline_arrive_in_order_until
         .map(|n| &n["message"]["id"])
         .collect();
     assert_eq!(left, vec![&reply["id"]]);
+}
+
+#[tokio::test]
+async fn a_replayed_forward_carries_the_reply_it_forwards_and_the_photo_that_quotes_with_every_part(
+) {
+    let app = spawn_app().await;
+    let (alice, mut bob, ab) = alice_and_bob(&app).await;
+    let mut carol = app.user(3).await;
+    let bc = common::create_one_to_one(&mut bob, 2, &mut carol, 3).await;
+    alice.close().await;
+
+    // In bob–carol: carol's photo, read, reacted to and acknowledged by bob; bob's reply to it.
+    let photo = send_with(
+        &mut carol,
+        json!({"room_id": bc, "extra_fields": {"media": [
+            {"media_url": "https://cdn.example.com/a.png", "media_type": "image",
+             "caption": "first", "metadata": {"w": 1}},
+            {"media_url": "https://cdn.example.com/b.png", "media_type": "image"}]}}),
+        &mut [&mut bob],
+    )
+    .await;
+    bob.emit("message.read", json!({"message_id": photo["id"]}))
+        .await;
+    recv_on_all("readreceipt.dispatch", &mut [&mut bob, &mut carol]).await;
+    react_to(&mut bob, &photo, "👍", &mut [&mut carol]).await;
+    bob.emit("message.acknowledged", json!({"message_id": photo["id"]}))
+        .await;
+    carol.recv_dispatch("messagedelivered.dispatch").await;
+    let reply = send_with(
+        &mut bob,
+        json!({"room_id": bc, "content": "nice",
+               "extra_fields": {"parent_message_id": photo["id"]}}),
+        &mut [&mut carol],
+    )
+    .await;
+    // Into alice–bob, while alice is away: the reply forwarded, then a plain message.
+    let forward = send_with(
+        &mut bob,
+        json!({"room_id": ab, "content": "nice",
+               "extra_fields": {"forwarded_from_id": reply["id"]}}),
+        &mut [],
+    )
+    .await;
+    let plain = send_to(&mut bob, ab, "see above", &mut []).await;
+
+    let (mut alice, pending) = app.connect(1).await;
+    let items = pending[ab.to_string()].as_array().unwrap();
+    let messages: Vec<&Value> = items.iter().map(|n| &n["message"]).collect();
+    // Exactly as the live dispatches rendered them, two levels of quotes deep.
+    assert_eq!(messages, vec![&forward, &plain]);
+    let quoted = &messages[0]["forwarded_from"]["parent_message"];
+    assert_eq!(quoted["id"], photo["id"]);
+    assert_eq!(quoted["attachments"].as_array().unwrap().len(), 2);
+    assert_eq!(quoted["attachments"][0]["caption"], "first");
+    assert_eq!(quoted["attachments"][0]["metadata"], json!({"w": 1}));
+    assert_eq!(quoted["reactions"][0]["reaction_content"], "👍");
+    assert_eq!(quoted["reactions"][0]["user"]["id"], 2);
+    assert_eq!(quoted["read_receipts"][0]["reader"]["id"], 2);
+    assert_eq!(quoted["delivered_to"], json!(["user2"]));
+    // History renders the same views.
+    let answer = history(&mut alice, ab, None).await;
+    assert_eq!(answer["data"]["messages"], json!([plain, forward]));
+    carol.assert_nothing_pending().await;
 }
 
 #[tokio::test]
@@ -431,7 +494,7 @@ async fn a_member_is_owed_only_what_came_after_joining_and_a_rejoin_starts_afres
         .await;
     alice.recv_dispatch("roomaddmembers.dispatch").await;
     carol.recv_dispatch("roomaddmembers.dispatch").await;
-    common::messages::react_to(&mut alice, &before, "👍", &mut [&mut carol]).await;
+    react_to(&mut alice, &before, "👍", &mut [&mut carol]).await;
     let after = send_to(&mut alice, room, "after carol", &mut [&mut carol]).await;
     carol.close().await;
     let (new, reaction) = (json!("NEW_MESSAGE"), json!("REACTION"));
@@ -509,7 +572,7 @@ async fn an_acknowledgement_on_one_device_clears_it_for_that_user_alone_until_a_
     carol.close().await;
 
     // A reaction after the acknowledgement is news again, for Bob too.
-    common::messages::react_to(&mut alice, &sent, "🎉", &mut [&mut phone, &mut laptop]).await;
+    react_to(&mut alice, &sent, "🎉", &mut [&mut phone, &mut laptop]).await;
     laptop.close().await;
     let (_laptop, pending) = app.connect(2).await;
     assert_eq!(

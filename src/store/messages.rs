@@ -584,7 +584,7 @@ pub fn history(room_id: Uuid, newest: Newest) -> Select<message::Entity> {
 }
 
 /// Up to `limit` (all when `None`) messages of the room's [`history`] after skipping
-/// `offset`, rendered in that order, and whether more follow. Seven queries whatever the
+/// `offset`, rendered in that order, and whether more follow. Three queries whatever the
 /// limit: the ids (one more than asked, to see whether more follow) and the render of the
 /// same slice. Run it in a snapshot ([`super::read_snapshot`]) so both see the same slice.
 pub async fn history_page<C: ConnectionTrait>(

@@ -2,15 +2,17 @@
 //! batched queries (see [`render`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use chrono::{DateTime, Utc};
 use entity::{attachment, message, message_delivery, reaction, read_receipt, user};
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, JoinType, Query, SelectStatement, UnionType,
-    WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, JoinType, Order, Query, SelectStatement,
+    SimpleExpr, UnionType, WithClause,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
@@ -43,7 +45,7 @@ pub fn user_or_placeholder(users: &HashMap<i64, UserView>, id: i64) -> UserView 
 
 /// Renders the messages `ids` (in that order; unknown ids are skipped) with their receipts,
 /// reactions, attachments, deliveries and, recursively, the messages they reply to or forward.
-/// Six queries per [`chunks`] run of ids.
+/// Two queries per [`chunks`] run of ids.
 pub async fn message_views<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
@@ -66,12 +68,13 @@ const RENDERED: &str = "rendered";
 /// Renders the messages `seed` selects (a query of one column of message ids), returned in
 /// the order of `order` (ids `seed` did not select are skipped).
 ///
-/// Six queries, whatever the number of messages and however deeply they quote each other: the
-/// messages with everything they quote (one recursive query), their receipts, reactions,
-/// attachments and deliveries, and the users all of those name. The set is given as SQL, so
-/// no id list is bound and a page of any size costs the same number of queries; each query
-/// evaluates the set again, so a caller rendering a set that can move (a page of history) runs
-/// them in one snapshot.
+/// Two queries, whatever the number of messages and however deeply they quote each other:
+/// the messages with everything they quote (one recursive query) joined to their senders,
+/// then their receipts, reactions, attachments and deliveries joined to the users they name,
+/// as one `UNION ALL`. Each statement is a round trip to the database (on SQLite, to its
+/// connection's thread) and evaluates the set again, which is why the parts share one. The
+/// set is given as SQL, so no id list is bound and a page of any size costs the same; a
+/// caller rendering a set that can move (a page of history) runs both in one snapshot.
 pub async fn render<C: ConnectionTrait>(
     db: &C,
     seed: SelectStatement,
@@ -79,129 +82,58 @@ pub async fn render<C: ConnectionTrait>(
 ) -> Result<Vec<MessageView>, StoreError> {
     let with = rendered_set(seed);
 
-    let rows: HashMap<Uuid, message::Model> = over(
-        message::Entity::find().filter(message::Column::Id.in_subquery(in_rendered())),
-        &with,
-    )
-    .all(db)
-    .await?
-    .into_iter()
-    .map(|m| (m.id, m))
-    .collect();
+    let sender = message::Entity::belongs_to(user::Entity)
+        .from(message::Column::SenderId)
+        .to(user::Column::Id)
+        .into();
+    let mut messages = message::Entity::find()
+        .filter(message::Column::Id.in_subquery(in_rendered()))
+        .select_also(user::Entity)
+        .join(JoinType::LeftJoin, sender);
+    QueryTrait::query(&mut messages).with_cte(with.clone());
+    let mut users: HashMap<i64, UserView> = HashMap::new();
+    let mut rows: HashMap<Uuid, message::Model> = HashMap::new();
+    for (m, u) in messages.all(db).await? {
+        if let Some(u) = u {
+            users.insert(u.id, user_view(&u));
+        }
+        rows.insert(m.id, m);
+    }
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let receipts = over(
-        read_receipt::Entity::find()
-            .filter(read_receipt::Column::MessageId.in_subquery(in_rendered()))
-            .order_by_asc(read_receipt::Column::ReadAt)
-            .order_by_asc(read_receipt::Column::Id),
-        &with,
-    )
-    .all(db)
-    .await?;
-    let reactions = over(
-        reaction::Entity::find()
-            .filter(reaction::Column::MessageId.in_subquery(in_rendered()))
-            .order_by_asc(reaction::Column::CreatedAt)
-            .order_by_asc(reaction::Column::Id),
-        &with,
-    )
-    .all(db)
-    .await?;
-    let attachments = over(
-        attachment::Entity::find()
-            .filter(attachment::Column::MessageId.in_subquery(in_rendered()))
-            .order_by_asc(attachment::Column::Position),
-        &with,
-    )
-    .all(db)
-    .await?;
-    let deliveries = over(
-        message_delivery::Entity::find()
-            .filter(message_delivery::Column::MessageId.in_subquery(in_rendered()))
-            .order_by_asc(message_delivery::Column::Id),
-        &with,
-    )
-    .all(db)
-    .await?;
 
-    // Everyone the set names: senders, readers, reactors, acknowledgers.
-    let mut people = named(message::Column::SenderId, message::Column::Id);
-    people
-        .union(
-            UnionType::Distinct,
-            named(
-                read_receipt::Column::ReaderId,
-                read_receipt::Column::MessageId,
-            ),
-        )
-        .union(
-            UnionType::Distinct,
-            named(reaction::Column::UserId, reaction::Column::MessageId),
-        )
-        .union(
-            UnionType::Distinct,
-            named(
-                message_delivery::Column::UserId,
-                message_delivery::Column::MessageId,
-            ),
-        );
-    let users: HashMap<i64, UserView> = over(
-        user::Entity::find().filter(user::Column::Id.in_subquery(people)),
-        &with,
-    )
-    .all(db)
-    .await?
-    .iter()
-    .map(|u| (u.id, user_view(u)))
-    .collect();
-
+    // The same for every render but for the set: built once, cloned with the set added.
+    static PARTS: OnceLock<SelectStatement> = OnceLock::new();
+    let mut query = PARTS.get_or_init(parts_query).clone();
+    query.with_cte(with);
+    let statement = db.get_database_backend().build(&query);
     let mut parts: HashMap<Uuid, Parts> = HashMap::new();
-    for r in receipts {
-        parts
-            .entry(r.message_id)
-            .or_default()
-            .receipts
-            .push(ReadReceiptView {
-                reader: user_or_placeholder(&users, r.reader_id),
-                read_at: Timestamp(r.read_at),
-            });
-    }
-    for r in reactions {
-        parts
-            .entry(r.message_id)
-            .or_default()
-            .reactions
-            .push(ReactionView {
-                id: r.id,
-                user: user_or_placeholder(&users, r.user_id),
-                reaction_content: r.reaction_content,
-                created_at: Timestamp(r.created_at),
-            });
-    }
-    for a in attachments {
-        parts
-            .entry(a.message_id)
-            .or_default()
-            .attachments
-            .push(AttachmentView {
-                id: a.id,
-                media_url: a.media_url,
-                media_type: a.media_type,
-                file_size: a.file_size,
-                mime_type: a.mime_type,
-                caption: a.caption,
-                metadata: a.metadata,
-            });
-    }
-    for d in deliveries {
-        let name = user_or_placeholder(&users, d.user_id).username;
-        parts
-            .entry(d.message_id)
-            .or_default()
-            .delivered_to
-            .push(name);
+    for row in PartRow::find_by_statement(statement).all(db).await? {
+        let part = parts.entry(row.message_id).or_default();
+        match row.kind {
+            RECEIPT => part.receipts.push(ReadReceiptView {
+                reader: row.user(),
+                read_at: Timestamp(row.at.ok_or_else(|| missing("read_at"))?),
+            }),
+            REACTION => part.reactions.push(ReactionView {
+                id: row.id.ok_or_else(|| missing("reaction id"))?,
+                user: row.user(),
+                reaction_content: row.content.unwrap_or_default(),
+                created_at: Timestamp(row.at.ok_or_else(|| missing("created_at"))?),
+            }),
+            ATTACHMENT => part.attachments.push(AttachmentView {
+                id: row.id.ok_or_else(|| missing("attachment id"))?,
+                media_url: row.media_url.unwrap_or_default(),
+                media_type: row.media_type.unwrap_or_default(),
+                file_size: row.file_size.unwrap_or_default(),
+                mime_type: row.mime_type.unwrap_or_default(),
+                caption: row.caption,
+                metadata: row.metadata.unwrap_or_default(),
+            }),
+            DELIVERY => part.delivered_to.push(row.username.unwrap_or_default()),
+            other => return Err(StoreError::Corrupt(format!("unknown part kind {other}"))),
+        }
     }
 
     let builder = Builder {
@@ -216,13 +148,184 @@ pub async fn render<C: ConnectionTrait>(
         .collect())
 }
 
-/// The users in `user_col` of the rows whose `message_col` is in the rendered set.
-fn named<C: ColumnTrait>(user_col: C, message_col: C) -> SelectStatement {
-    Query::select()
-        .column(user_col)
-        .from(user_col.entity_name())
-        .and_where(Expr::col(message_col).in_subquery(in_rendered()))
+fn missing(column: &str) -> StoreError {
+    StoreError::Corrupt(format!("a rendered part without its {column}"))
+}
+
+/// The kinds of [`PartRow`], in the order the parts query returns them.
+const RECEIPT: i32 = 0;
+const REACTION: i32 = 1;
+const ATTACHMENT: i32 = 2;
+const DELIVERY: i32 = 3;
+
+/// A row of the parts query: one receipt, reaction, attachment or delivery of a rendered
+/// message, with the user it names (`None` where the part names none or the user row is
+/// gone). Columns a kind does not have are NULL.
+#[derive(Debug, FromQueryResult)]
+struct PartRow {
+    kind: i32,
+    message_id: Uuid,
+    /// `read_at` of a receipt, `created_at` of a reaction.
+    at: Option<DateTime<Utc>>,
+    id: Option<Uuid>,
+    user_id: Option<i64>,
+    username: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    content: Option<String>,
+    media_url: Option<String>,
+    media_type: Option<String>,
+    file_size: Option<i64>,
+    mime_type: Option<String>,
+    caption: Option<String>,
+    metadata: Option<serde_json::Value>,
+}
+
+impl PartRow {
+    /// The user the part names; a user id whose row is gone renders with the id only, as
+    /// [`user_or_placeholder`] does.
+    fn user(&self) -> UserView {
+        UserView {
+            id: self.user_id.unwrap_or_default(),
+            username: self.username.clone().unwrap_or_default(),
+            email: self.email.clone().unwrap_or_default(),
+            first_name: self.first_name.clone().unwrap_or_default(),
+            last_name: self.last_name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The columns of [`PartRow`] after `kind`, and the NULL an arm without the column selects
+/// in its place. PostgreSQL resolves a `UNION` pairwise, so an untyped NULL in the first two
+/// arms would be taken for `text`: each NULL is cast to the column's PostgreSQL type (SQLite
+/// accepts any type name in a `CAST`, and NULL stays NULL). `n` (an attachment's `position`,
+/// a delivery's `id`) is there only to be ordered by.
+const PART_COLUMNS: [(&str, &str); 16] = [
+    ("message_id", "CAST(NULL AS uuid)"),
+    ("at", "CAST(NULL AS timestamptz)"),
+    ("n", "CAST(NULL AS bigint)"),
+    ("id", "CAST(NULL AS uuid)"),
+    ("user_id", "CAST(NULL AS bigint)"),
+    ("username", "CAST(NULL AS text)"),
+    ("email", "CAST(NULL AS text)"),
+    ("first_name", "CAST(NULL AS text)"),
+    ("last_name", "CAST(NULL AS text)"),
+    ("content", "CAST(NULL AS text)"),
+    ("media_url", "CAST(NULL AS text)"),
+    ("media_type", "CAST(NULL AS text)"),
+    ("file_size", "CAST(NULL AS bigint)"),
+    ("mime_type", "CAST(NULL AS text)"),
+    ("caption", "CAST(NULL AS text)"),
+    ("metadata", "CAST(NULL AS json)"),
+];
+
+/// `SELECT … FROM <the four parts> ORDER BY kind, at, n, id`: each kind in the order the
+/// views list it (receipts and reactions by time then id, attachments by position,
+/// deliveries by id), for the messages of the rendered set.
+fn parts_query() -> SelectStatement {
+    use attachment::Column as A;
+    use message_delivery::Column as D;
+    use reaction::Column as R;
+    use read_receipt::Column as C;
+    let mut query = arm(
+        RECEIPT,
+        C::MessageId,
+        Some(C::ReaderId),
+        vec![("at", qualified(C::ReadAt)), ("id", qualified(C::Id))],
+    );
+    query
+        .union(
+            UnionType::All,
+            arm(
+                REACTION,
+                R::MessageId,
+                Some(R::UserId),
+                vec![
+                    ("at", qualified(R::CreatedAt)),
+                    ("id", qualified(R::Id)),
+                    ("content", qualified(R::ReactionContent)),
+                ],
+            ),
+        )
+        .union(
+            UnionType::All,
+            arm(
+                ATTACHMENT,
+                A::MessageId,
+                None,
+                vec![
+                    ("n", qualified(A::Position)),
+                    ("id", qualified(A::Id)),
+                    ("media_url", qualified(A::MediaUrl)),
+                    ("media_type", qualified(A::MediaType)),
+                    ("file_size", qualified(A::FileSize)),
+                    ("mime_type", qualified(A::MimeType)),
+                    ("caption", qualified(A::Caption)),
+                    ("metadata", qualified(A::Metadata)),
+                ],
+            ),
+        )
+        .union(
+            UnionType::All,
+            arm(
+                DELIVERY,
+                D::MessageId,
+                Some(D::UserId),
+                vec![("n", qualified(D::Id))],
+            ),
+        );
+    for column in ["kind", "at", "n", "id"] {
+        query.order_by(Alias::new(column), Order::Asc);
+    }
+    query
+}
+
+/// One arm of [`parts_query`]: the rows of `message_col`'s table whose message is in the
+/// rendered set, `columns` under their names, the user `user_col` names (LEFT JOIN: a
+/// missing user still renders), NULL for the rest.
+fn arm<C: ColumnTrait>(
+    kind: i32,
+    message_col: C,
+    user_col: Option<C>,
+    columns: Vec<(&str, SimpleExpr)>,
+) -> SelectStatement {
+    let mut columns: HashMap<&str, SimpleExpr> = columns.into_iter().collect();
+    columns.insert("message_id", qualified(message_col));
+    if let Some(user_col) = user_col {
+        columns.insert("user_id", qualified(user_col));
+        for (name, col) in [
+            ("username", user::Column::Username),
+            ("email", user::Column::Email),
+            ("first_name", user::Column::FirstName),
+            ("last_name", user::Column::LastName),
+        ] {
+            columns.insert(name, qualified(col));
+        }
+    }
+    let mut select = Query::select();
+    select
+        .expr_as(Expr::cust(kind.to_string()), Alias::new("kind"))
+        .from(message_col.entity_name());
+    for (name, null) in PART_COLUMNS {
+        let expr = columns.remove(name).unwrap_or_else(|| Expr::cust(null));
+        select.expr_as(expr, Alias::new(name));
+    }
+    if let Some(user_col) = user_col {
+        select.join(
+            JoinType::LeftJoin,
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id)).equals((user_col.entity_name(), user_col)),
+        );
+    }
+    select
+        .and_where(qualified(message_col).in_subquery(in_rendered()))
         .to_owned()
+}
+
+/// `table.column`: the arms join `users`, which has an `id` too.
+fn qualified<C: ColumnTrait>(column: C) -> SimpleExpr {
+    Expr::col((column.entity_name(), column))
 }
 
 /// `SELECT id FROM rendered`.
@@ -231,12 +334,6 @@ fn in_rendered() -> SelectStatement {
         .column(Alias::new("id"))
         .from(Alias::new(RENDERED))
         .to_owned()
-}
-
-/// `select`, evaluated with the rendered set defined.
-fn over<E: EntityTrait>(mut select: Select<E>, with: &WithClause) -> Select<E> {
-    QueryTrait::query(&mut select).with_cte(with.clone());
-    select
 }
 
 /// `WITH RECURSIVE rendered(id)`: the seed's messages and, transitively, every message they

@@ -2,7 +2,7 @@
 //! member who asked. Pages follow the reference's paginator exactly (messages.md §13.4): an
 //! out-of-range page serves the last one and still echoes the page asked for.
 //!
-//! Cost: a page in range is one query for its ids plus six for its rendering (seven,
+//! Cost: a page in range is one query for its ids plus two for its rendering (three,
 //! whatever its size); an out-of-range page adds a count. Both walk the history index from
 //! the nearer end, so the room's size does not matter (benches/history.rs).
 
