@@ -170,7 +170,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 /// loading a room). On a SQLite file: `sqlite_readers` connections of their own, which WAL
 /// lets read while the writer writes, each seeing the last commit made before its read
 /// began; they are `query_only`, so a write sent to them by mistake fails instead of taking
-/// the write lock. Elsewhere (PostgreSQL, an in-memory SQLite database that other
+/// the write lock, and plan a cached statement once ([`stable_plans`]). Elsewhere (PostgreSQL, an in-memory SQLite database that other
 /// connections could not see) it is `writes` itself. Open it after [`migrate`]: the reader
 /// relies on the writer having made the file WAL.
 pub async fn connect_readers(
@@ -186,6 +186,9 @@ pub async fn connect_readers(
     let cache = settings.statement_cache;
     // As for the writes' connection: no ping before each read.
     opts.test_before_acquire(false);
+    opts.map_sqlx_sqlite_pool_opts(|pool| {
+        pool.after_connect(|conn, _meta| Box::pin(stable_plans(conn)))
+    });
     opts.map_sqlx_sqlite_opts(move |o| {
         o.statement_cache_capacity(cache)
             .foreign_keys(true)
@@ -194,6 +197,36 @@ pub async fn connect_readers(
             .pragma("temp_store", "memory")
     });
     Database::connect(opts).await
+}
+
+/// Turns on SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`) on a
+/// reader. SQLite 3.51 plans a `LIMIT ?` with the value bound to it and marks the statement
+/// to be planned again whenever that value is bound anew, i.e. at every execution of a cached
+/// statement with a bound LIMIT (each `.one()`, a page of history, `newest_pending`): a full
+/// re-prepare, ~210 k instructions for the replay's (docs/performance.md, "The render in fewer
+/// queries"). chatd never runs `ANALYZE`, so a bound value has nothing else to tell the
+/// planner and the plans stay the same.
+async fn stable_plans(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> Result<(), sea_orm::sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle();
+    // SAFETY: the locked handle keeps sqlx's worker off the connection for the call;
+    // ENABLE_QPSG takes an int and an optional int pointer to report the new state, NULL here.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_db_config(
+            db.as_ptr().cast(),
+            rusqlite::ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1i32,
+            std::ptr::null_mut::<i32>(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        return Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLITE_DBCONFIG_ENABLE_QPSG failed with code {rc}").into(),
+        ));
+    }
+    Ok(())
 }
 
 fn is_sqlite(settings: &DatabaseSettings) -> bool {
