@@ -170,9 +170,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 /// loading a room). On a SQLite file: `sqlite_readers` connections of their own, which WAL
 /// lets read while the writer writes, each seeing the last commit made before its read
 /// began; they are `query_only`, so a write sent to them by mistake fails instead of taking
-/// the write lock, and plan a cached statement once ([`stable_plans`]). Elsewhere (PostgreSQL, an in-memory SQLite database that other
-/// connections could not see) it is `writes` itself. Open it after [`migrate`]: the reader
-/// relies on the writer having made the file WAL.
+/// the write lock, and they plan a cached statement once ([`stable_plans`]). Elsewhere
+/// (PostgreSQL, an in-memory SQLite database that other connections could not see) it is
+/// `writes` itself. Open it after [`migrate`]: the reader relies on the writer having made
+/// the file WAL.
 pub async fn connect_readers(
     settings: &DatabaseSettings,
     writes: &DatabaseConnection,
