@@ -34,7 +34,9 @@ const AUTH_FAILURE_REASONS: [&str; 5] = [
 /// The `event` label of a frame that names no event of the spec (or is not JSON at all).
 pub const UNKNOWN_EVENT: &str = "unknown";
 
-/// What a database statement does, by its first keyword.
+/// What a database statement does, by its first keyword; for a statement that starts with
+/// `WITH`, by the first keyword of its first `WITH` query (PostgreSQL's fused writes, whose
+/// first part is the INSERT that SQLite's script of the same write starts with).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatementKind {
     // The order is that of `ALL`, which indexes `Metrics::db_queries`.
@@ -55,7 +57,13 @@ impl StatementKind {
     ];
 
     pub fn of(sql: &str) -> StatementKind {
-        let keyword = sql.trim_start().get(..6).unwrap_or("");
+        let mut sql = sql.trim_start();
+        if sql.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("with")) {
+            if let Some((_, first)) = sql.split_once('(') {
+                sql = first.trim_start();
+            }
+        }
+        let keyword = sql.get(..6).unwrap_or("");
         [
             ("select", StatementKind::Select),
             ("insert", StatementKind::Insert),
@@ -381,6 +389,11 @@ mod tests {
         assert_eq!(StatementKind::of("delete from x"), StatementKind::Delete);
         assert_eq!(StatementKind::of("PRAGMA x"), StatementKind::Other);
         assert_eq!(StatementKind::of("é"), StatementKind::Other);
+        assert_eq!(
+            StatementKind::of("WITH s0 AS (\nINSERT INTO x VALUES (1)\n)\nUPDATE y"),
+            StatementKind::Insert
+        );
+        assert_eq!(StatementKind::of("with"), StatementKind::Other);
     }
 
     #[test]

@@ -372,7 +372,8 @@ fn count_message_inserts(db: &mut DatabaseConnection) -> (Arc<Inserts>, QueryObs
     let counted = inserts.clone();
     let observer: QueryObserver = Arc::new(move |sql: &str, _, _| {
         let checked = sql.starts_with("INSERT OR FAIL INTO messages");
-        if checked || sql.starts_with("INSERT INTO messages") {
+        // On PostgreSQL the INSERT is the first part of one statement (`WITH s0 AS (INSERT …`).
+        if checked || sql.contains("INSERT INTO messages") {
             counted.all.fetch_add(1, Ordering::SeqCst);
         }
         if checked {
@@ -517,6 +518,58 @@ async fn plain_messages_of_several_rooms_share_statements_and_a_failing_one_is_u
             .expect("member")
             .expect("a member");
         assert_eq!(member.settled, sent);
+    }
+    stop.stop().await;
+    arbiter.stop();
+}
+
+/// On PostgreSQL a batch's rows travel as one JSON text per statement
+/// (`store::script::Sql::table`); whatever a message's text, it and its time are stored as
+/// written, on either database.
+#[actix_rt::test]
+async fn a_batch_stores_its_messages_text_and_times_exactly_as_written() {
+    // Arrange: a room and a writer; texts with what JSON and SQL escape.
+    let (settings, db, _database) = migrated_database().await;
+    add_users(&db, 1..=2).await;
+    let room = pair_room(&db, 1, 2).await;
+    let (arbiter, writer, stop) = start_writer(&settings, &db, None, 64, 64);
+    let texts = [
+        "a quote \" and a backslash \\ and \\\"",
+        "a line\nbreak, a tab\t, \u{1} a control",
+        "é 漢字 🙂 \u{2028}",
+        "$1 ? :name '); DROP TABLE messages; --",
+        "{\"column1\": null}",
+    ];
+    let queued: Vec<(Uuid, i64, &str)> = texts.iter().map(|t| (room, 1, *t)).collect();
+
+    // Act
+    let told = one_batch(&writer, 10, &queued).await;
+
+    // Assert: each row holds the sanitised text and the time the writer told.
+    for (text, answer) in texts.iter().zip(told) {
+        let (_, written) = answer.expect("committed");
+        let row = entity::message::Entity::find_by_id(written.id)
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(row.content, sanitize(text).as_str());
+        assert_eq!(
+            (row.created_at, row.updated_at),
+            (written.created_at, written.created_at)
+        );
+        assert_eq!((row.room_id, row.sender_id), (room, 1));
+        assert!(!row.is_deleted && !row.is_edited && !row.is_forwarded);
+        assert_eq!((row.parent_message_id, row.forwarded_from_id), (None, None));
+        let notice = entity::notification::Entity::find_by_id(written.notification.expect("one"))
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            (notice.message_id, notice.created_at),
+            (written.id, written.created_at)
+        );
     }
     stop.stop().await;
     arbiter.stop();

@@ -18,7 +18,8 @@
 //! should another process hold the database's write lock.
 //!
 //! Only on a SQLite file: an in-memory database is not shared between connections, and
-//! PostgreSQL has no such hand-over; both keep [`super::script::Script::run_committed`].
+//! PostgreSQL has no such hand-over; both keep [`super::script::Script::run_committed`]
+//! (on PostgreSQL one statement a batch).
 
 use std::path::PathBuf;
 use std::time::Duration;

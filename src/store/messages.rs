@@ -136,11 +136,26 @@ pub async fn create<C: ConnectionTrait>(
 /// chunks against the bind limit.
 const MESSAGE_ROW_BINDS: usize = 11;
 
+/// The PostgreSQL types of a message row's values, as sqlx binds them ([`super::script::Sql::table`]).
+const MESSAGE_TYPES: [&str; MESSAGE_ROW_BINDS] = [
+    "uuid",
+    "uuid",
+    "int8",
+    "text",
+    "boolean",
+    "timestamptz",
+    "timestamptz",
+    "uuid",
+    "boolean",
+    "uuid",
+    "boolean",
+];
+
 /// Stores `messages` (none with attachments) as [`create`] stores one, and counts each as
 /// settled for its sender (`unread::count_new_message`), in four statements for all of them
 /// (more only past the bind limit, [`chunks`]): the messages, the rooms they update, their
-/// notifications, the senders' memberships; on SQLite those four go to the database as one
-/// query ([`Script`]). The result is in the order of `messages`, and within a room every
+/// notifications, the senders' memberships; those four go to the database as one query
+/// (on PostgreSQL as one statement: [`Script::fused`]). The result is in the order of `messages`, and within a room every
 /// message is stamped after the one before it, so the room's history order is the order
 /// of `messages`.
 ///
@@ -285,13 +300,20 @@ fn script_for<'a>(
     // Checking its references itself, the INSERT takes the room's and the sender's ids from
     // their rows: a missing one is NULL, which the NOT NULL columns refuse.
     let checked = script.checks_references();
+    let fused = script.fused();
     let insert = if checked {
         script.statement(
             "INSERT OR FAIL INTO messages (id, room_id, sender_id, content, is_deleted, \
              created_at, updated_at, parent_message_id, is_forwarded, forwarded_from_id, \
              is_edited) SELECT v.column1, (SELECT id FROM rooms WHERE id = v.column2), \
              (SELECT id FROM users WHERE id = v.column3), v.column4, v.column5, v.column6, \
-             v.column7, v.column8, v.column9, v.column10, v.column11 FROM (VALUES ",
+             v.column7, v.column8, v.column9, v.column10, v.column11 FROM ",
+        )
+    } else if fused {
+        script.statement(
+            "INSERT INTO messages (id, room_id, sender_id, content, is_deleted, created_at, \
+             updated_at, parent_message_id, is_forwarded, forwarded_from_id, is_edited) \
+             SELECT * FROM ",
         )
     } else {
         script.statement(
@@ -299,7 +321,7 @@ fn script_for<'a>(
              updated_at, parent_message_id, is_forwarded, forwarded_from_id, is_edited) VALUES ",
         )
     };
-    insert.rows(messages.iter().zip(&written).map(|((new, _), w)| {
+    let rows = messages.iter().zip(&written).map(|((new, _), w)| {
         [
             w.id.into(),
             new.room_id.into(),
@@ -313,9 +335,11 @@ fn script_for<'a>(
             new.forwarded_from_id.into(),
             false.into(),
         ]
-    }));
-    if checked {
-        insert.push(") AS v");
+    });
+    if checked || fused {
+        insert.table(rows, MESSAGE_TYPES);
+    } else {
+        insert.rows(rows);
     }
     // One UPDATE for every room touched; it moves `notification_seq` on before the
     // notifications take their numbers from it.
@@ -323,9 +347,9 @@ fn script_for<'a>(
     let update = script.statement(&format!(
         "UPDATE{or_fail} rooms SET last_message_id = v.column2, updated_at = v.column3, \
          messages_posted = messages_posted + v.column4, \
-         notification_seq = notification_seq + v.column5 FROM (VALUES "
+         notification_seq = notification_seq + v.column5 FROM "
     ));
-    update.rows(rooms.iter().map(|r| {
+    let rows = rooms.iter().map(|r| {
         let (last, at) = r.last.expect("a room is listed with its messages");
         [
             r.room_id.into(),
@@ -334,10 +358,17 @@ fn script_for<'a>(
             r.posted.into(),
             r.notified.into(),
         ]
-    }));
-    update.push(") AS v WHERE rooms.id = v.column1");
+    });
+    update
+        .table(rows, ["uuid", "uuid", "timestamptz", "int8", "int8"])
+        .push(" WHERE rooms.id = v.column1");
+    if fused && !notices.is_empty() {
+        // The notifications' numbers come from the rooms as this UPDATE leaves them.
+        update.push(" RETURNING rooms.id, rooms.notification_seq");
+    }
+    let rooms_after = script.changed_by_last("rooms");
     let notified: Vec<(Uuid, i64)> = rooms.iter().map(|r| (r.room_id, r.notified)).collect();
-    notifications::insert_numbered(script, &notices, &notified);
+    notifications::insert_numbered(script, &notices, &notified, &rooms_after);
     if settle {
         let mut senders: Vec<(Uuid, i64, i64)> = Vec::new();
         for (new, _) in &messages {

@@ -126,7 +126,14 @@ pub struct Numbered {
 /// moved each room's `notification_seq` on by its count in `per_room` (room, count): the
 /// n-th of m notifications of a room takes `notification_seq - (m - n)`, so they keep their
 /// order and follow the room's earlier ones. One statement whatever the number of rooms.
-pub(super) fn insert_numbered(script: &mut Script, notices: &[Numbered], per_room: &[(Uuid, i64)]) {
+/// `rooms` is where it reads the moved `notification_seq` (`rooms`, or what
+/// [`Script::changed_by_last`] names in a fused script).
+pub(super) fn insert_numbered(
+    script: &mut Script,
+    notices: &[Numbered],
+    per_room: &[(Uuid, i64)],
+    rooms: &str,
+) {
     if notices.is_empty() {
         return;
     }
@@ -134,9 +141,9 @@ pub(super) fn insert_numbered(script: &mut Script, notices: &[Numbered], per_roo
     let insert = script.statement(&format!(
         "INSERT{or_fail} INTO notifications (id, message_id, room_id, notification_type, \
          created_at, actor_id, seq, owed) SELECT v.column1, v.column2, v.column3, v.column4, \
-         v.column5, v.column6, rooms.notification_seq - v.column7, v.column8 FROM (VALUES "
+         v.column5, v.column6, rooms.notification_seq - v.column7, v.column8 FROM "
     ));
-    insert.rows(notices.iter().map(|n| {
+    let rows = notices.iter().map(|n| {
         let in_room = per_room
             .iter()
             .find(|(room, _)| *room == n.room_id)
@@ -151,8 +158,22 @@ pub(super) fn insert_numbered(script: &mut Script, notices: &[Numbered], per_roo
             (in_room - n.nth_in_room).into(),
             n.owed.into(),
         ]
-    }));
-    insert.push(") AS v, rooms WHERE rooms.id = v.column3");
+    });
+    let types = [
+        "uuid",
+        "uuid",
+        "uuid",
+        "text",
+        "timestamptz",
+        "int8",
+        "int8",
+        "int8",
+    ];
+    insert
+        .table(rows, types)
+        .push(", ")
+        .push(rooms)
+        .push(" WHERE rooms.id = v.column3");
 }
 
 /// Deletes every notification about these messages, whoever is still owed it (a deleted

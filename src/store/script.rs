@@ -8,13 +8,16 @@
 //! batched write path"). sqlx's SQLite driver accepts several `;`-separated statements in
 //! one prepared query and binds the values across them in order, so a [`Script`] costs one
 //! round trip whatever its length. PostgreSQL's extended protocol takes one statement per
-//! query: there a script runs statement by statement.
+//! query: there a script is [fused](Script::fused) into ONE statement, each statement but the
+//! last a data-modifying `WITH` query of it, so that it too is one round trip to the server
+//! (and one Parse where the text is new) instead of one (or two) per statement.
 //!
 //! [`Script::run_committed`] goes one step further for a script that is a whole transaction
 //! (the writer's batch of plain messages): on SQLite `BEGIN`, the statements and `COMMIT` are
 //! one query, on a connection held until the transaction has ended either way; on a SQLite
 //! file the writer runs it on its own connection instead ([`Script::run_direct`]), without
-//! sqlx's thread.
+//! sqlx's thread. On PostgreSQL the fused statement is a transaction by itself: no `BEGIN`
+//! and no `COMMIT`, one round trip for the whole batch.
 //!
 //! [`Script::checking_references`] is such a transaction whose statements check the rows they
 //! reference themselves, so that SQLite runs it with foreign keys off: a multi-row statement
@@ -44,6 +47,9 @@ pub struct Sql {
     backend: DatabaseBackend,
     text: String,
     values: Vec<Value>,
+    /// How many values the statements before it in a fused script bind: its first placeholder
+    /// is `$(before + 1)`.
+    before: usize,
 }
 
 impl Sql {
@@ -52,6 +58,7 @@ impl Sql {
             backend,
             text: text.to_owned(),
             values: Vec::new(),
+            before: 0,
         }
     }
 
@@ -65,11 +72,56 @@ impl Sql {
         self.values.push(value.into());
         match self.backend {
             DatabaseBackend::Postgres => {
-                let _ = write!(self.text, "${}", self.values.len());
+                let _ = write!(self.text, "${}", self.before + self.values.len());
             }
             _ => self.text.push('?'),
         }
         self
+    }
+
+    /// `rows` as a table `v` for a `FROM`, its columns named `column1`, `column2`, … (what
+    /// both databases call the columns of a `VALUES` list). On SQLite `(VALUES (?, …), …) AS v`.
+    /// On PostgreSQL `json_to_recordset($n::json) AS v(column1 <type>, …)` with every row in
+    /// ONE bound JSON text, `types` being the types sqlx gives the same values when it binds
+    /// them: the statement's text then does not change with the number of rows, so PostgreSQL
+    /// parses and plans it once per connection instead of once per batch, and sqlx keeps one
+    /// prepared statement of a few parameters instead of one per shape, each holding the type
+    /// of its thousands of parameters (docs/performance.md, "PostgreSQL today").
+    pub fn table<const N: usize>(
+        &mut self,
+        rows: impl IntoIterator<Item = [Value; N]>,
+        types: [&str; N],
+    ) -> &mut Sql {
+        if self.backend != DatabaseBackend::Postgres {
+            return self.push("(VALUES ").rows(rows).push(") AS v");
+        }
+        let mut json = String::from("[");
+        for (i, row) in rows.into_iter().enumerate() {
+            json.push_str(if i == 0 { "{" } else { ",{" });
+            for (j, value) in row.iter().enumerate() {
+                let _ = write!(
+                    json,
+                    "{}\"column{}\":",
+                    if j == 0 { "" } else { "," },
+                    j + 1
+                );
+                json_value(&mut json, value);
+            }
+            json.push('}');
+        }
+        json.push(']');
+        self.push("json_to_recordset(")
+            .bind(json)
+            .push("::json) AS v(");
+        for (j, ty) in types.iter().enumerate() {
+            let _ = write!(
+                self.text,
+                "{}column{} {ty}",
+                if j == 0 { "" } else { ", " },
+                j + 1
+            );
+        }
+        self.push(")")
     }
 
     /// `(a, b, …), (c, d, …)`: one parenthesised row of placeholders per row.
@@ -85,6 +137,43 @@ impl Sql {
             self.push(")");
         }
         self
+    }
+}
+
+/// `value` as JSON that PostgreSQL's input function for its type reads back as sqlx would
+/// have bound it: numbers and booleans as such, timestamps in RFC 3339 with microseconds
+/// (what is stored), NULL as `null`, the rest as strings.
+fn json_value(json: &mut String, value: &Value) {
+    match value {
+        Value::Bool(Some(b)) => json.push_str(if *b { "true" } else { "false" }),
+        Value::BigInt(Some(n)) => {
+            let _ = write!(json, "{n}");
+        }
+        Value::Int(Some(n)) => {
+            let _ = write!(json, "{n}");
+        }
+        Value::String(Some(text)) => {
+            // A string always serialises; were it not to, the JSON left invalid fails the
+            // statement, as a value that cannot be bound would.
+            if let Ok(quoted) = serde_json::to_string(text) {
+                json.push_str(&quoted);
+            }
+        }
+        Value::Uuid(Some(id)) => {
+            let _ = write!(json, "\"{}\"", id.hyphenated());
+        }
+        Value::ChronoDateTimeUtc(Some(at)) => {
+            let _ = write!(
+                json,
+                "\"{}\"",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            );
+        }
+        other if !other.is_some() => json.push_str("null"),
+        other => {
+            let text = sea_orm::sea_query::sea_value_to_json_value(other).to_string();
+            json.push_str(&text);
+        }
     }
 }
 
@@ -136,31 +225,50 @@ impl Script {
         }
     }
 
+    /// Whether the statements run as ONE statement (PostgreSQL): every one but the last becomes
+    /// a data-modifying `WITH` query of the last. They all see the database as it was before
+    /// it, so a statement that reads rows an earlier one changed reads that one's `RETURNING`
+    /// instead ([`Script::changed_by_last`]). Elsewhere each sees the changes of those before.
+    pub fn fused(&self) -> bool {
+        self.backend == DatabaseBackend::Postgres
+    }
+
+    /// What a statement added next reads as `table` to see the rows of `table` as the last
+    /// statement so far left them: the table itself, or in a [fused](Script::fused) script
+    /// that statement's `RETURNING` rows under the table's name (the statement must return
+    /// every column read, and only the rows it changed are there).
+    pub fn changed_by_last(&self, table: &str) -> String {
+        match self.statements.len().checked_sub(1) {
+            Some(last) if self.fused() => format!("{} AS {table}", part_name(last)),
+            _ => table.to_owned(),
+        }
+    }
+
     /// A statement to add: text first, then [`Sql::bind`] and [`Sql::rows`] on it.
     pub fn statement(&mut self, text: &str) -> &mut Sql {
-        self.statements.push(Sql::new(self.backend, text));
+        let before = self.statements.iter().map(|sql| sql.values.len()).sum();
+        let mut sql = Sql::new(self.backend, text);
+        if self.fused() {
+            sql.before = before;
+        }
+        self.statements.push(sql);
         let last = self.statements.len() - 1;
         &mut self.statements[last]
     }
 
-    /// Runs every statement: on SQLite as one query (one round trip to sqlx's worker), one by
-    /// one elsewhere. The first failure stops it; the caller's transaction then holds what
-    /// the statements before it did, so the caller rolls back.
+    /// Runs every statement: on SQLite as one query (one round trip to sqlx's worker), on
+    /// PostgreSQL as one [fused](Script::fused) statement (one round trip to the server). The
+    /// first failure stops it; the caller's transaction then holds what the statements before
+    /// it did (on SQLite), so the caller rolls back.
     pub async fn run<C: ConnectionTrait>(self, db: &C) -> Result<(), DbErr> {
         let backend = self.backend;
-        if backend == DatabaseBackend::Sqlite {
-            let (text, values) = self.joined("", "");
-            if !text.is_empty() {
-                db.execute_raw(Statement::from_sql_and_values(backend, text, values))
-                    .await?;
-            }
-            return Ok(());
-        }
-        for sql in self.statements {
-            db.execute_raw(Statement::from_sql_and_values(
-                backend, sql.text, sql.values,
-            ))
-            .await?;
+        let (text, values) = match backend {
+            DatabaseBackend::Postgres => self.fused_into_one(),
+            _ => self.joined("", ""),
+        };
+        if !text.is_empty() {
+            db.execute_raw(Statement::from_sql_and_values(backend, text, values))
+                .await?;
         }
         Ok(())
     }
@@ -176,8 +284,8 @@ impl Script {
     /// `BEGIN` among them) are rolled back here, on that same connection, before anybody else
     /// can be given it; a connection whose transaction could not be ended (a failed
     /// `ROLLBACK`, or this future dropped halfway) is closed instead of going back to the
-    /// pool, which makes SQLite roll back what it held. Elsewhere: a transaction of sea-orm's,
-    /// the statements one by one, and its commit.
+    /// pool, which makes SQLite roll back what it held. On PostgreSQL: the [fused](Script::fused)
+    /// statement alone, which commits or fails as a whole; sea-orm's metric callback times it.
     ///
     /// A script [`Script::checking_references`] turns SQLite's foreign keys off before its
     /// `BEGIN` (the pragma cannot change inside a transaction) and on again afterwards, in a
@@ -188,6 +296,11 @@ impl Script {
         db: &DatabaseConnection,
         observe: Option<&QueryObserver>,
     ) -> Result<(), DbErr> {
+        if self.fused() {
+            // One statement is a transaction of its own: PostgreSQL commits it as it ends
+            // (as durably as a COMMIT, by `synchronous_commit`), or undoes all of it.
+            return self.run(db).await;
+        }
         if self.backend != DatabaseBackend::Sqlite {
             let txn = db.begin().await?;
             // A failure drops `txn`, which rolls it back.
@@ -267,6 +380,33 @@ impl Script {
         (text, values)
     }
 
+    /// The statements as one: `WITH s0 AS (…), s1 AS (…) <the last>`, and their values in
+    /// order (each statement's placeholders were numbered after those before it).
+    fn fused_into_one(self) -> (String, Vec<Value>) {
+        let mut statements = self.statements.into_iter();
+        let Some(last) = statements.next_back() else {
+            return (String::new(), Vec::new());
+        };
+        let mut text = String::new();
+        let mut values = Vec::new();
+        for (i, sql) in statements.enumerate() {
+            let _ = write!(
+                text,
+                "{}{} AS (\n{}\n)",
+                if i == 0 { "WITH " } else { ", " },
+                part_name(i),
+                sql.text
+            );
+            values.extend(sql.values);
+        }
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&last.text);
+        values.extend(last.values);
+        (text, values)
+    }
+
     /// How many statements it holds.
     pub fn len(&self) -> usize {
         self.statements.len()
@@ -275,6 +415,11 @@ impl Script {
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }
+}
+
+/// The name of the `i`-th statement of a fused script, a `WITH` query of it.
+fn part_name(i: usize) -> String {
+    format!("s{i}")
 }
 
 /// What a [`Script::run_committed`] query starts with on SQLite.
@@ -335,5 +480,92 @@ impl Drop for Held {
         if !self.ended {
             self.conn.close_on_drop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fused_script_is_one_statement_numbering_its_placeholders_across_its_parts() {
+        let mut script = Script::new(DatabaseBackend::Postgres);
+        script
+            .statement("INSERT INTO a VALUES ")
+            .rows([[1i64.into(), 2i64.into()], [3i64.into(), 4i64.into()]]);
+        let a = script.changed_by_last("a");
+        script
+            .statement("UPDATE b SET x = ")
+            .bind(5i64)
+            .push(" FROM ");
+        let b = script.changed_by_last("b");
+        script.statement("INSERT INTO c SELECT * FROM ").push(&b);
+        assert_eq!(script.len(), 3);
+
+        let (text, values) = script.fused_into_one();
+
+        assert_eq!(a, "s0 AS a");
+        assert_eq!(
+            text,
+            "WITH s0 AS (\nINSERT INTO a VALUES ($1, $2), ($3, $4)\n), \
+             s1 AS (\nUPDATE b SET x = $5 FROM \n)\nINSERT INTO c SELECT * FROM s1 AS b"
+        );
+        assert_eq!(
+            values,
+            (1..=5).map(|v| Value::from(v as i64)).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_table_is_one_json_text_on_postgresql_and_a_values_list_on_sqlite() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-30T12:00:00.000001Z")
+            .expect("a time")
+            .with_timezone(&chrono::Utc);
+        let rows = || {
+            [[
+                uuid::Uuid::nil().into(),
+                7i64.into(),
+                "a \"b\"\n\\ é".into(),
+                at.into(),
+                Option::<uuid::Uuid>::None.into(),
+                true.into(),
+            ]]
+        };
+        let types = ["uuid", "int8", "text", "timestamptz", "uuid", "boolean"];
+
+        let mut pg = Sql::new(DatabaseBackend::Postgres, "SELECT * FROM ");
+        pg.table(rows(), types)
+            .push(" WHERE v.column2 = ")
+            .bind(7i64);
+        let mut lite = Sql::new(DatabaseBackend::Sqlite, "SELECT * FROM ");
+        lite.table(rows(), types);
+
+        assert_eq!(
+            pg.text,
+            "SELECT * FROM json_to_recordset($1::json) AS v(column1 uuid, column2 int8, \
+             column3 text, column4 timestamptz, column5 uuid, column6 boolean) WHERE v.column2 = $2"
+        );
+        assert_eq!(
+            pg.values[0],
+            Value::from(
+                "[{\"column1\":\"00000000-0000-0000-0000-000000000000\",\"column2\":7,\
+                 \"column3\":\"a \\\"b\\\"\\n\\\\ é\",\"column4\":\"2026-11-30T12:00:00.000001Z\",\
+                 \"column5\":null,\"column6\":true}]"
+            )
+        );
+        assert_eq!(lite.text, "SELECT * FROM (VALUES (?, ?, ?, ?, ?, ?)) AS v");
+        assert_eq!(lite.values.len(), 6);
+    }
+
+    #[test]
+    fn a_sqlite_script_reads_the_tables_themselves() {
+        let mut script = Script::new(DatabaseBackend::Sqlite);
+        script.statement("UPDATE a SET x = ").bind(1i64);
+        assert!(!script.fused());
+        assert_eq!(script.changed_by_last("a"), "a");
+        script.statement("UPDATE b SET y = ").bind(2i64);
+        let (text, values) = script.joined("", "");
+        assert_eq!(text, "UPDATE a SET x = ?;\nUPDATE b SET y = ?;\n");
+        assert_eq!(values.len(), 2);
     }
 }

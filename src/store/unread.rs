@@ -59,15 +59,14 @@ pub(super) fn count_new_messages(script: &mut Script, senders: &[(Uuid, i64, i64
     }
     let or_fail = script.or_fail();
     let update = script.statement(&format!(
-        "UPDATE{or_fail} room_members SET settled = settled + v.column3 FROM (VALUES "
+        "UPDATE{or_fail} room_members SET settled = settled + v.column3 FROM "
     ));
-    update.rows(
-        senders
-            .iter()
-            .map(|(room, sender, n)| [(*room).into(), (*sender).into(), (*n).into()]),
-    );
+    let rows = senders
+        .iter()
+        .map(|(room, sender, n)| [(*room).into(), (*sender).into(), (*n).into()]);
     update
-        .push(") AS v WHERE room_members.room_id = v.column1 AND room_members.user_id = v.column2");
+        .table(rows, ["uuid", "int8", "int8"])
+        .push(" WHERE room_members.room_id = v.column1 AND room_members.user_id = v.column2");
 }
 
 /// `messages` (a query of message ids) stop counting for the members `whose` selects: they are

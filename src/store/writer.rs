@@ -5,7 +5,8 @@
 //! with each job inside a savepoint of its own ([`commit`]). On a SQLite file a batch of plain
 //! messages only (every batch of a room with one send in flight) runs on the writer's own
 //! connection, SQLite called from the writer's thread, `BEGIN` to `COMMIT` ([`commit_folded`],
-//! [`super::direct`]); the other batches run through the pool.
+//! [`super::direct`]); on PostgreSQL such a batch is one statement, a transaction by itself;
+//! the other batches run through the pool.
 //!
 //! Why: on SQLite a commit is the expensive part of a small write (the WAL append and, with
 //! `synchronous = FULL`, a sync), and there is one writer at a time anyway; a batch pays it
@@ -27,7 +28,7 @@ use std::time::Instant;
 
 use actix_rt::ArbiterHandle;
 use futures_util::FutureExt;
-use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::direct::Direct;
@@ -223,10 +224,8 @@ async fn commit(
     observe: Option<&QueryObserver>,
     batch: &mut [Box<dyn Job>],
 ) -> Result<Instant, DbErr> {
-    if db.get_database_backend() == DatabaseBackend::Sqlite {
-        if let Some(folded) = commit_folded(db, direct.as_mut(), observe, batch).await {
-            return folded;
-        }
+    if let Some(folded) = commit_folded(db, direct.as_mut(), observe, batch).await {
+        return folded;
     }
     if let Some(at) = commit_plain(db, batch).await? {
         return Ok(at);
@@ -291,11 +290,13 @@ async fn commit_plain(
     Ok(Some(Instant::now()))
 }
 
-/// A batch of plain messages only, on SQLite: `BEGIN`, the multi-row statements of
+/// A batch of plain messages only: on SQLite `BEGIN`, the multi-row statements of
 /// [`messages::create_many`] and `COMMIT` as one call on the writer's own connection
 /// ([`super::script::Script::run_direct`]), or without one (an in-memory database) as one query
 /// ([`super::script::Script::run_committed`]): one round trip to sqlx's worker thread where a
-/// transaction of sea-orm's takes three. The
+/// transaction of sea-orm's takes three. On PostgreSQL the statements as one, which is a
+/// transaction by itself: one round trip to the server where `BEGIN`, four statements and
+/// `COMMIT` took six. The
 /// jobs are told what will be stored before it is ([`Job::written`]), so that one refusing it
 /// keeps the batch off this path; if the query fails, nothing of it stays written and the
 /// batch is run again with savepoints, where each job's run replaces what it was told.
