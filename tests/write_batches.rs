@@ -24,8 +24,8 @@ use common::messages::{history, history_ids};
 use common::rooms::create_group;
 use common::{create_one_to_one, fresh_database, spawn_app, Client, TestDatabase};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, Statement, TransactionTrait,
 };
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -571,6 +571,58 @@ async fn a_batch_stores_its_messages_text_and_times_exactly_as_written() {
             (written.id, written.created_at)
         );
     }
+    stop.stop().await;
+    arbiter.stop();
+}
+
+/// On PostgreSQL the writer runs its batches of plain sends on a connection of its own
+/// (`store::script::Script::run_own`); when the server ends that connection, the next batch
+/// is still written (again through the pool), and so is the one after (on a new connection).
+#[actix_rt::test]
+async fn sends_are_written_after_the_server_ends_the_writers_own_connection() {
+    // Arrange: a room, a writer, and a first batch, which opens the writer's connection.
+    let (settings, db, _database) = migrated_database().await;
+    if settings.database.url.starts_with("sqlite:") {
+        return;
+    }
+    add_users(&db, 1..=2).await;
+    let room = pair_room(&db, 1, 2).await;
+    // The writer's own statements, and those of them that failed.
+    let fused = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let counted = fused.clone();
+    let observer: QueryObserver = Arc::new(move |sql: &str, _, failed| {
+        if sql.starts_with("WITH") {
+            counted[usize::from(failed)].fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let (arbiter, writer, stop) = start_writer(&settings, &db, Some(observer), 64, 64);
+    let first = one_batch(&writer, 10, &[(room, 1, "first")]).await;
+    assert!(first.iter().all(Result::is_ok), "{first:?}");
+
+    // Act: the server ends every other connection to the database (the writer's among them),
+    // then two more batches.
+    db.execute_raw(Statement::from_string(
+        DatabaseBackend::Postgres,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    ))
+    .await
+    .expect("terminate");
+    let second = one_batch(&writer, 11, &[(room, 2, "second"), (room, 1, "third")]).await;
+    let third = one_batch(&writer, 12, &[(room, 2, "fourth")]).await;
+
+    // Assert: every send committed, in order; the second batch failed on the ended connection
+    // (and was written through the pool), the others on the writer's own.
+    assert!(
+        second.iter().chain(&third).all(Result::is_ok),
+        "{second:?} {third:?}"
+    );
+    let fused = [0, 1].map(|i| fused[i].load(Ordering::SeqCst));
+    assert_eq!(fused, [2, 1]);
+    assert_eq!(
+        history_of(&db, room).await,
+        ["first", "second", "third", "fourth"]
+    );
     stop.stop().await;
     arbiter.stop();
 }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sea_orm::sea_query::Values;
-use sea_orm::sqlx::{self, pool::PoolConnection, Sqlite};
+use sea_orm::sqlx::{self, pool::PoolConnection, postgres::PgConnection, Connection, Sqlite};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, Statement,
     TransactionTrait, Value,
@@ -335,6 +335,50 @@ impl Script {
             observe(&text[begin.len()..], started.elapsed(), result.is_err());
         }
         result
+    }
+
+    /// [`Script::run_committed`] on PostgreSQL, on a connection the writer keeps for itself
+    /// (`own`; opened with the pool's options when there is none): the fused statement alone,
+    /// a transaction by itself, one round trip. A connection of the pool would cost two more,
+    /// sqlx's pings as it hands the connection out and as it takes it back. After any failure
+    /// the connection is dropped (a statement's own error and a connection the server closed
+    /// look alike from here: a backend ended by the server answers with an error first), and
+    /// the next batch opens a new one; the batch that failed runs again through the pool, as
+    /// any failed batch. `observe` is told of it as one query.
+    pub async fn run_own(
+        self,
+        own: &mut Option<PgConnection>,
+        db: &DatabaseConnection,
+        observe: Option<&QueryObserver>,
+    ) -> Result<(), DbErr> {
+        let conn = match own {
+            Some(conn) => conn,
+            None => {
+                let options = db.get_postgres_connection_pool().connect_options();
+                let conn = PgConnection::connect_with(&options)
+                    .await
+                    .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
+                own.insert(conn)
+            }
+        };
+        let (text, values) = self.fused_into_one();
+        let started = Instant::now();
+        let ran = sqlx::query_with(
+            sqlx::AssertSqlSafe(text.as_str()),
+            SqlxValues(Values(values)),
+        )
+        .execute(&mut *conn)
+        .await;
+        if let Some(observe) = observe {
+            observe(&text, started.elapsed(), ran.is_err());
+        }
+        match ran {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                *own = None;
+                Err(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))))
+            }
+        }
     }
 
     /// [`Script::run_committed`] on the writer's own SQLite connection ([`Direct`]): the

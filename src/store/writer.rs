@@ -5,8 +5,9 @@
 //! with each job inside a savepoint of its own ([`commit`]). On a SQLite file a batch of plain
 //! messages only (every batch of a room with one send in flight) runs on the writer's own
 //! connection, SQLite called from the writer's thread, `BEGIN` to `COMMIT` ([`commit_folded`],
-//! [`super::direct`]); on PostgreSQL such a batch is one statement, a transaction by itself;
-//! the other batches run through the pool.
+//! [`super::direct`]); on PostgreSQL such a batch is one statement, a transaction by itself,
+//! on a connection of the writer's own (outside the pool, opened at its first such batch); the
+//! other batches run through the pool.
 //!
 //! Why: on SQLite a commit is the expensive part of a small write (the WAL append and, with
 //! `synchronous = FULL`, a sync), and there is one writer at a time anyway; a batch pays it
@@ -28,6 +29,7 @@ use std::time::Instant;
 
 use actix_rt::ArbiterHandle;
 use futures_util::FutureExt;
+use sea_orm::sqlx::{postgres::PgConnection, Connection};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -188,6 +190,8 @@ async fn run(
     committed: watch::Sender<u64>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(batch_max);
+    // On PostgreSQL, the connection the batches of plain sends run on ([`commit_folded`]).
+    let mut own: Option<PgConnection> = None;
     loop {
         let taken = tokio::select! {
             taken = queue.recv_many(&mut batch, batch_max) => taken,
@@ -195,9 +199,12 @@ async fn run(
             Ok(_) = stop.wait_for(|stop| *stop) => 0,
         };
         if taken == 0 {
+            if let Some(own) = own {
+                let _ = own.close().await;
+            }
             return;
         }
-        let ended = commit(db, direct, observe.as_ref(), &mut batch).await;
+        let ended = commit(db, direct, &mut own, observe.as_ref(), &mut batch).await;
         match &ended {
             Ok(_) => committed.send_modify(|n| *n = n.wrapping_add(1)),
             Err(e) => log::error!("a batch of {} room writes failed: {e}", batch.len()),
@@ -221,10 +228,11 @@ async fn run(
 async fn commit(
     db: &DatabaseConnection,
     direct: &mut Option<Direct>,
+    own: &mut Option<PgConnection>,
     observe: Option<&QueryObserver>,
     batch: &mut [Box<dyn Job>],
 ) -> Result<Instant, DbErr> {
-    if let Some(folded) = commit_folded(db, direct.as_mut(), observe, batch).await {
+    if let Some(folded) = commit_folded(db, direct.as_mut(), own, observe, batch).await {
         return folded;
     }
     if let Some(at) = commit_plain(db, batch).await? {
@@ -295,8 +303,9 @@ async fn commit_plain(
 /// ([`super::script::Script::run_direct`]), or without one (an in-memory database) as one query
 /// ([`super::script::Script::run_committed`]): one round trip to sqlx's worker thread where a
 /// transaction of sea-orm's takes three. On PostgreSQL the statements as one, which is a
-/// transaction by itself: one round trip to the server where `BEGIN`, four statements and
-/// `COMMIT` took six. The
+/// transaction by itself, on a connection the writer keeps ([`super::script::Script::run_own`]):
+/// one round trip to the server where `BEGIN`, four statements, `COMMIT` and the pool's two
+/// pings took eight or more. The
 /// jobs are told what will be stored before it is ([`Job::written`]), so that one refusing it
 /// keeps the batch off this path; if the query fails, nothing of it stays written and the
 /// batch is run again with savepoints, where each job's run replaces what it was told.
@@ -305,6 +314,7 @@ async fn commit_plain(
 async fn commit_folded(
     db: &DatabaseConnection,
     direct: Option<&mut Direct>,
+    own: &mut Option<PgConnection>,
     observe: Option<&QueryObserver>,
     batch: &mut [Box<dyn Job>],
 ) -> Option<Result<Instant, DbErr>> {
@@ -327,6 +337,7 @@ async fn commit_folded(
     if kept {
         let ran = match direct {
             Some(direct) => script.run_direct(direct, db, observe).await,
+            None if script.fused() => script.run_own(own, db, observe).await,
             None => script.run_committed(db, observe).await,
         };
         match ran {
