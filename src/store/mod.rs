@@ -148,6 +148,11 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     if is_sqlite(settings) {
         opts.test_before_acquire(false);
     }
+    // The reads inside writes (`.one()` in a reaction, a membership check) are cached
+    // statements with a bound LIMIT too: planned once, as on the readers.
+    opts.map_sqlx_sqlite_pool_opts(|pool| {
+        pool.after_connect(|conn, _meta| Box::pin(stable_plans(conn)))
+    });
     opts.map_sqlx_sqlite_opts(move |o| {
         o.statement_cache_capacity(cache)
             .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -201,7 +206,7 @@ pub async fn connect_readers(
 }
 
 /// Turns on SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`) on a
-/// reader. SQLite 3.51 plans a `LIMIT ?` with the value bound to it and marks the statement
+/// connection. SQLite 3.51 plans a `LIMIT ?` with the value bound to it and marks the statement
 /// to be planned again whenever that value is bound anew, i.e. at every execution of a cached
 /// statement with a bound LIMIT (each `.one()`, a page of history, `newest_pending`): a full
 /// re-prepare, ~210 k instructions for the replay's (docs/performance.md, "The render in fewer
