@@ -155,6 +155,7 @@ fn fanout(c: &mut Criterion) {
                 None,
                 settings.database.write_queue,
                 settings.database.write_batch_max,
+                false,
             );
             let registry = RoomRegistry::new(
                 db.clone(),

@@ -94,8 +94,10 @@ pub struct DatabaseSettings {
     /// ([`crate::store::checkpoint`]) copies the WAL into the database file on a connection
     /// of its own; 0: no checkpointer (commits checkpoint, after `sqlite_wal_autocheckpoint`).
     pub sqlite_checkpoint_delay: f64,
-    /// Which thread the writer ([`crate::store::writer`]) runs on: its own, or the room
-    /// actors' (docs/performance.md, "Fewer hops per send at window 1").
+    /// Which thread the writer ([`crate::store::writer`]) runs on: its own, the room
+    /// actors', or its own with commits on the actors' thread while it is idle
+    /// (docs/performance.md, "Fewer hops per send at window 1", "Committing where the send is
+    /// when the writer is idle").
     pub writer_thread: WriterThread,
 }
 
@@ -108,6 +110,10 @@ pub enum WriterThread {
     /// The room actors' thread: a send reaches the writer, and its commit the room, without
     /// waking another thread; the rooms wait while a batch commits.
     Rooms,
+    /// A thread of its own, but a plain message handed over while the writer is idle is
+    /// committed on the room actors' thread, where it was sent: no hand-over to the writer and
+    /// back at window 1, commit and fan-out side by side under load.
+    Adaptive,
 }
 
 /// SQLite's `synchronous` pragma, in WAL mode.

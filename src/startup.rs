@@ -77,7 +77,7 @@ impl Application {
         let direct = store::direct::Direct::open(&settings.database)
             .map_err(|e| sea_orm::DbErr::Custom(format!("the writer's SQLite connection: {e}")))?;
         let writer_arbiter = match settings.database.writer_thread {
-            WriterThread::Own => writes.handle(),
+            WriterThread::Own | WriterThread::Adaptive => writes.handle(),
             WriterThread::Rooms => actors.handle(),
         };
         let (writer, writer_stop) = Writer::launch(
@@ -87,6 +87,7 @@ impl Application {
             Some(store::query_observer(metrics.clone())),
             settings.database.write_queue,
             settings.database.write_batch_max,
+            settings.database.writer_thread == WriterThread::Adaptive,
         );
         store::checkpoint::launch(
             &settings.database,

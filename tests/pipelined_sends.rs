@@ -211,6 +211,16 @@ async fn with_the_writer_on_the_rooms_thread_a_burst_keeps_the_same_order() {
     the_order_of_a_burst_is_the_order_of_its_events("1", "rooms").await;
 }
 
+/// The writer committing a send on the room actors' thread while it is idle
+/// (`database.writer_thread = "adaptive"`): at window 1 most sends commit there, pipelined most
+/// queue behind a batch, and every frame still comes out in the order of the events.
+#[tokio::test]
+async fn with_sends_committed_where_they_are_while_the_writer_is_idle_a_burst_keeps_the_same_order()
+{
+    the_order_of_a_burst_is_the_order_of_its_events("8", "adaptive").await;
+    the_order_of_a_burst_is_the_order_of_its_events("1", "adaptive").await;
+}
+
 #[tokio::test]
 async fn one_event_at_a_time_gives_the_same_frames_as_pipelining() {
     let (one_at_a_time, _) = burst("1", "own").await;

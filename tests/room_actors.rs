@@ -112,7 +112,19 @@ async fn a_deleted_room_stops_its_actor_however_it_was_deleted() {
 
 #[tokio::test]
 async fn every_member_sees_a_rooms_messages_in_one_order_which_is_the_commit_order() {
-    let app = spawn_app().await;
+    one_order_which_is_the_commit_order("own").await;
+}
+
+/// The same with sends committed on the room actors' thread while the writer is idle
+/// (`database.writer_thread = "adaptive"`), some of them there and some by the writer.
+#[tokio::test]
+async fn with_sends_committed_where_they_are_while_the_writer_is_idle_the_order_is_the_commit_order(
+) {
+    one_order_which_is_the_commit_order("adaptive").await;
+}
+
+async fn one_order_which_is_the_commit_order(writer_thread: &str) {
+    let app = spawn_app_with(&[("database.writer_thread", writer_thread)]).await;
     let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
     let group = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
     const EACH: usize = 5;
@@ -159,7 +171,19 @@ async fn message_ids(client: &mut Client, n: usize) -> Vec<Value> {
 /// replayed as he connects.
 #[tokio::test]
 async fn with_the_writer_on_the_rooms_thread_sends_survive_a_restart() {
-    let mut app = spawn_app_with(&[("database.writer_thread", "rooms")]).await;
+    sends_survive_a_restart("rooms").await;
+}
+
+/// The same with sends committed on the room actors' thread while the writer is idle
+/// (`database.writer_thread = "adaptive"`): Alice's sends, one at a time, commit there, on the
+/// writer's own connection, and the writer closes it only after the last of them.
+#[tokio::test]
+async fn with_sends_committed_where_they_are_while_the_writer_is_idle_they_survive_a_restart() {
+    sends_survive_a_restart("adaptive").await;
+}
+
+async fn sends_survive_a_restart(writer_thread: &str) {
+    let mut app = spawn_app_with(&[("database.writer_thread", writer_thread)]).await;
     let (mut alice, mut bob) = (app.user(1).await, app.user(2).await);
     let room = common::create_one_to_one(&mut alice, 1, &mut bob, 2).await;
     let first = send_message(&mut alice, room, "while bob is here").await;

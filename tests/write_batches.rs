@@ -22,7 +22,7 @@ use chatd::store::writer::{Job, JobFuture, Verdict, Writer, WriterStop};
 use chatd::store::{self, QueryObserver, StoreError};
 use common::messages::{history, history_ids};
 use common::rooms::create_group;
-use common::{create_one_to_one, fresh_database, spawn_app, Client, TestDatabase};
+use common::{create_one_to_one, fresh_database, spawn_app, spawn_app_with, Client, TestDatabase};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, Statement, TransactionTrait,
@@ -54,6 +54,25 @@ fn user_row(id: i64) -> entity::user::ActiveModel {
         created_at: Set(at),
         updated_at: Set(at),
     }
+}
+
+/// Hands `writer` the insert of user `id`, held at a gate once it runs, so that what is
+/// handed over meanwhile waits for its batch; the gate's key and the job's answer.
+async fn hold_the_writer(
+    writer: &Writer,
+    id: i64,
+) -> (
+    oneshot::Sender<()>,
+    oneshot::Receiver<Result<Instant, String>>,
+) {
+    let (mut gated, told) = insert_user(id);
+    let (open, gate) = oneshot::channel();
+    let (running, runs) = oneshot::channel();
+    gated.gate = Some(gate);
+    gated.running = Some(running);
+    assert!(writer.try_submit(gated).is_ok());
+    runs.await.expect("the gated batch runs");
+    (open, told)
 }
 
 fn insert_user(id: i64) -> (Box<InsertUser>, oneshot::Receiver<Result<Instant, String>>) {
@@ -112,13 +131,7 @@ async fn a_failing_write_is_rolled_back_alone_and_the_rest_of_its_batch_commits(
     // Arrange: a migrated database, and a writer whose first job waits at a gate.
     let (settings, db, _database) = migrated_database().await;
     let (arbiter, writer, stop) = start_writer(&settings, &db, None, 64, 64);
-    let (mut first, first_told) = insert_user(1);
-    let (open, gate) = oneshot::channel();
-    let (running, runs) = oneshot::channel();
-    first.gate = Some(gate);
-    first.running = Some(running);
-    assert!(writer.try_submit(first).is_ok());
-    runs.await.expect("the first batch runs");
+    let (open, first_told) = hold_the_writer(&writer, 1).await;
 
     // Act: while the first batch waits, queue four writes; the third repeats the second's id.
     let mut answers = Vec::new();
@@ -161,10 +174,21 @@ async fn dispatched(client: &mut Client, n: usize) -> Vec<(Value, Value)> {
 
 #[tokio::test]
 async fn concurrent_sends_into_many_rooms_are_all_answered_and_all_in_history_in_order() {
+    sends_into_many_rooms_all_land_in_order("own").await;
+}
+
+/// The same with sends committed on the room actors' thread while the writer is idle
+/// (`database.writer_thread = "adaptive"`).
+#[tokio::test]
+async fn with_commits_where_the_send_is_sends_into_many_rooms_all_land_in_order() {
+    sends_into_many_rooms_all_land_in_order("adaptive").await;
+}
+
+async fn sends_into_many_rooms_all_land_in_order(writer_thread: &str) {
     const PAIRS: i64 = 8;
     const EACH: usize = 12;
     // Arrange: eight one-to-one rooms, each with its two users connected.
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("database.writer_thread", writer_thread)]).await;
     let mut pairs: Vec<(Client, Client, Uuid)> = Vec::new();
     for pair in 0..PAIRS {
         let (a, b) = (2 * pair + 1, 2 * pair + 2);
@@ -205,9 +229,20 @@ async fn concurrent_sends_into_many_rooms_are_all_answered_and_all_in_history_in
 
 #[tokio::test]
 async fn a_rooms_dispatch_order_is_its_history_order_under_concurrent_senders() {
+    dispatch_order_is_history_order("own").await;
+}
+
+/// The same with sends committed on the room actors' thread while the writer is idle
+/// (`database.writer_thread = "adaptive"`).
+#[tokio::test]
+async fn with_commits_where_the_send_is_a_rooms_dispatch_order_is_its_history_order() {
+    dispatch_order_is_history_order("adaptive").await;
+}
+
+async fn dispatch_order_is_history_order(writer_thread: &str) {
     const EACH: usize = 10;
     // Arrange: a group of six, all connected; five of them will send at once.
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("database.writer_thread", writer_thread)]).await;
     let [mut alice, mut b, mut c, mut d, mut e, mut listener] = app.users([1, 2, 3, 4, 5, 6]).await;
     let group = create_group(
         &mut alice,
@@ -334,6 +369,19 @@ fn start_writer(
     queue: usize,
     batch_max: usize,
 ) -> (Arbiter, Writer, WriterStop) {
+    start_writer_with(settings, db, observe, queue, batch_max, false)
+}
+
+/// [`start_writer`], `inline`: committing a job in its submitter's place while idle
+/// (`database.writer_thread = "adaptive"`).
+fn start_writer_with(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    observe: Option<QueryObserver>,
+    queue: usize,
+    batch_max: usize,
+    inline: bool,
+) -> (Arbiter, Writer, WriterStop) {
     let direct = Direct::open(&settings.database).expect("the writer's connection");
     let arbiter = Arbiter::new();
     let (writer, stop) = Writer::launch(
@@ -343,8 +391,43 @@ fn start_writer(
         observe,
         queue,
         batch_max,
+        inline,
     );
     (arbiter, writer, stop)
+}
+
+/// A message of user 1 to `room`, handed to `writer` once it is idle: committed and answered
+/// before `try_submit` returns where it commits in the submitter's place (`here`).
+async fn to_an_idle_writer(
+    writer: &Writer,
+    db: &DatabaseConnection,
+    here: bool,
+    room: Uuid,
+    content: &str,
+) -> (Instant, Written) {
+    until_idle(writer, db).await;
+    let (job, mut told) = send_message(room, 1, content);
+    assert!(writer.try_submit(job).is_ok());
+    if here {
+        let answered = told.try_recv();
+        assert!(answered.is_ok(), "committed before try_submit returned");
+        return answered.expect("answered").expect("committed");
+    }
+    told.await.expect("answered").expect("committed")
+}
+
+/// Waits (bounded, as a hang guard) until the writer has no job and, on SQLite, the pool's
+/// write connection is back in the pool: what a commit in the submitter's place needs.
+async fn until_idle(writer: &Writer, db: &DatabaseConnection) {
+    let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+    for _ in 0..2000 {
+        let pool_idle = !sqlite || db.get_sqlite_connection_pool().num_idle() > 0;
+        if writer.in_flight() == 0 && pool_idle {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the writer never became idle");
 }
 
 /// The users `ids`, each committed in a transaction of its own.
@@ -385,6 +468,15 @@ fn count_message_inserts(db: &mut DatabaseConnection) -> (Arc<Inserts>, QueryObs
     (inserts, observer)
 }
 
+/// The ids of `room`'s stored messages, in the order they were written.
+async fn stored_in_order(db: &DatabaseConnection, room: Uuid) -> Vec<Uuid> {
+    messages_of(db, room)
+        .await
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
 /// A one-to-one room of users `a` and `b`, straight in the database.
 async fn pair_room(db: &DatabaseConnection, a: i64, b: i64) -> Uuid {
     let id = Uuid::new_v4();
@@ -410,13 +502,7 @@ async fn one_batch(
     id: i64,
     queued: &[(Uuid, i64, &str)],
 ) -> Vec<Result<(Instant, Written), String>> {
-    let (mut gated, gated_told) = insert_user(id);
-    let (open, gate) = oneshot::channel();
-    let (running, runs) = oneshot::channel();
-    gated.gate = Some(gate);
-    gated.running = Some(running);
-    assert!(writer.try_submit(gated).is_ok());
-    runs.await.expect("the gated batch runs");
+    let (open, gated_told) = hold_the_writer(writer, id).await;
     let mut answers = Vec::new();
     for (room, sender, content) in queued {
         let (job, told) = send_message(*room, *sender, content);
@@ -481,13 +567,7 @@ async fn plain_messages_of_several_rooms_share_statements_and_a_failing_one_is_u
     // Each room's history is its queue order, its counters and notification numbers
     // following it.
     for (room, queued) in [(one, [0, 2, 4, 6].as_slice()), (two, [1, 3, 5].as_slice())] {
-        let mut stored = entity::message::Entity::find()
-            .filter(entity::message::Column::RoomId.eq(room))
-            .all(&db)
-            .await
-            .expect("messages");
-        stored.sort_by_key(|m| (m.created_at, m.id));
-        let ids: Vec<Uuid> = stored.iter().map(|m| m.id).collect();
+        let ids = stored_in_order(&db, room).await;
         let expected: Vec<Uuid> = queued.iter().map(|i| told[*i].1.id).collect();
         assert_eq!(ids, expected);
         let row = entity::room::Entity::find_by_id(room)
@@ -625,6 +705,63 @@ async fn sends_are_written_after_the_server_ends_the_writers_own_connection() {
     );
     stop.stop().await;
     arbiter.stop();
+}
+
+/// With commits in the submitter's place (`database.writer_thread = "adaptive"`): a plain
+/// message handed to an idle writer is committed and answered before `try_submit` returns (on
+/// a SQLite file; elsewhere it is queued as always); one handed over while a batch runs waits
+/// its turn behind it; one that fails there (its room does not exist) is handed to the writer
+/// and refused alone; after the writer stopped, nothing more is committed.
+#[actix_rt::test]
+async fn an_idle_writer_commits_a_message_where_it_is_handed_over_and_a_busy_one_queues_it() {
+    // Arrange: users 1–2, their room, and a writer that commits in its submitters' place.
+    let (settings, db, _database) = migrated_database().await;
+    add_users(&db, 1..=2).await;
+    let room = pair_room(&db, 1, 2).await;
+    let (arbiter, writer, stop) = start_writer_with(&settings, &db, None, 64, 64, true);
+    let here = Direct::open(&settings.database).expect("open").is_some();
+
+    // Act and assert: an idle writer; the message is answered at once where there is a file.
+    let first = to_an_idle_writer(&writer, &db, here, room, "at once").await;
+
+    // A busy writer (a gated batch): the message waits for it, then commits after it.
+    let (open, gated_told) = hold_the_writer(&writer, 3).await;
+    let (job, mut queued) = send_message(room, 2, "behind the batch");
+    assert!(writer.try_submit(job).is_ok());
+    assert!(
+        queued.try_recv().is_err(),
+        "not answered before the batch ahead"
+    );
+    open.send(()).expect("the gated job waits at its gate");
+    let gated_at = gated_told.await.expect("answered").expect("committed");
+    let queued = queued.await.expect("answered").expect("committed");
+    assert!(gated_at <= queued.0);
+
+    // A message to a room that does not exist fails where it is handed over, and is refused
+    // alone by the writer; the next one commits where it is handed over again.
+    until_idle(&writer, &db).await;
+    let (job, nowhere) = send_message(Uuid::new_v4(), 1, "nowhere");
+    assert!(writer.try_submit(job).is_ok());
+    let nowhere = nowhere.await.expect("answered").expect_err("no such room");
+    assert!(nowhere.starts_with("referenced row is gone"), "{nowhere}");
+    let last = to_an_idle_writer(&writer, &db, here, room, "at once again").await;
+
+    // After the stop: dropped, never committed.
+    stop.stop().await;
+    let (job, after) = send_message(room, 2, "after the stop");
+    assert!(writer.try_submit(job).is_ok());
+    assert!(after.await.is_err(), "a stopped writer answers nothing");
+    arbiter.stop();
+
+    // The room's history is the order they were handed over in, and only those.
+    let ids = stored_in_order(&db, room).await;
+    assert_eq!(ids, [first.1.id, queued.1.id, last.1.id]);
+    let row = entity::room::Entity::find_by_id(room)
+        .one(&db)
+        .await
+        .expect("room")
+        .expect("exists");
+    assert_eq!(row.messages_posted, 3);
 }
 
 /// The writer's connection checkpoints its WAL after `database.sqlite_wal_autocheckpoint`
@@ -834,13 +971,22 @@ async fn user_ids(db: &DatabaseConnection) -> Vec<i64> {
 
 /// The contents of `room`'s messages, oldest first.
 async fn history_of(db: &DatabaseConnection, room: Uuid) -> Vec<String> {
+    messages_of(db, room)
+        .await
+        .into_iter()
+        .map(|m| m.content)
+        .collect()
+}
+
+/// `room`'s stored messages, oldest first.
+async fn messages_of(db: &DatabaseConnection, room: Uuid) -> Vec<entity::message::Model> {
     let mut stored = entity::message::Entity::find()
         .filter(entity::message::Column::RoomId.eq(room))
         .all(db)
         .await
         .expect("messages");
     stored.sort_by_key(|m| (m.created_at, m.id));
-    stored.into_iter().map(|m| m.content).collect()
+    stored
 }
 
 /// The value of SQLite's pragma `name` on a connection of `db`'s pool.

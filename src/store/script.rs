@@ -392,7 +392,19 @@ impl Script {
         db: &DatabaseConnection,
         observe: Option<&QueryObserver>,
     ) -> Result<(), DbErr> {
-        let mut held = Held::acquire(db).await?;
+        let held = Held::acquire(db).await?;
+        self.run_direct_held(direct, held, observe)
+    }
+
+    /// [`Script::run_direct`] with the pool's connection already held, on the calling thread
+    /// without waiting for anything but SQLite (the writer's commit in a submitter's place,
+    /// [`super::writer`]).
+    pub(super) fn run_direct_held(
+        self,
+        direct: &mut Direct,
+        mut held: Held,
+        observe: Option<&QueryObserver>,
+    ) -> Result<(), DbErr> {
         // Untouched, it goes back to the pool as it came, once the transaction has ended.
         held.ended = true;
         let started = Instant::now();
@@ -475,7 +487,7 @@ const BEGIN_UNCHECKED: &str = "PRAGMA foreign_keys = OFF;\nBEGIN;\n";
 /// The SQLite connection a [`Script::run_committed`] transaction runs on, held from the pool
 /// until the transaction has ended (and its foreign keys are on again); closed on drop,
 /// instead of returned, if it has not.
-struct Held {
+pub(super) struct Held {
     conn: PoolConnection<Sqlite>,
     /// No transaction of ours is open on `conn` (committed, or rolled back), and its foreign
     /// keys are on.
@@ -490,6 +502,12 @@ impl Held {
             .await
             .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
         Ok(Held { conn, ended: false })
+    }
+
+    /// The connection if it is idle in the pool now; `None` rather than waiting for it.
+    pub(super) fn try_acquire(db: &DatabaseConnection) -> Option<Held> {
+        let conn = db.get_sqlite_connection_pool().try_acquire()?;
+        Some(Held { conn, ended: false })
     }
 
     /// Ends what a failed query left open: the statements before the failing one ran inside

@@ -21,20 +21,38 @@
 //! - A job that panics is rolled back to its savepoint and the writer carries on.
 //!
 //! The queue is bounded (`database.write_queue`): a full queue makes submitters wait.
+//!
+//! Committed where it was handed over (`database.writer_thread = "adaptive"`,
+//! [`Writer::try_submit`]): a job that is a plain message, handed over while the writer has no
+//! job at all (none queued, none waiting for room in the queue, no batch of its own running:
+//! [`Shared::in_flight`] is 0), its own connection free and the pool's write connection idle,
+//! is committed as a batch of one on the submitter's thread, the same folded batch on the same
+//! connection, and answered there. A send at window 1 then costs no hand-over to the writer's
+//! thread and back. How the guarantees hold: the job is claimed (0 to 1 jobs in flight) only
+//! while this thread holds the writer's own connection, which the writer's thread holds for
+//! each of its batches, so no job handed over earlier is still to be committed, and none handed
+//! over later commits before it; everything that may wait (the connection, the pool's
+//! connection) is only ever tried, so the submitter's thread never waits for the writer; a
+//! failing commit leaves nothing written and hands the job to the writer's queue, where it is
+//! run again as any failing batch is (alone, in a savepoint); a stopped writer has closed its
+//! connection, so no job is committed past the stop.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_rt::ArbiterHandle;
 use futures_util::FutureExt;
 use sea_orm::sqlx::{postgres::PgConnection, Connection};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::direct::Direct;
 use super::messages::{self, Planned, References, Written};
+use super::script::Held;
 use super::QueryObserver;
 
 /// What a job's run asks of the transaction (or savepoint) it ran in.
@@ -96,6 +114,55 @@ pub struct Writer {
     queue: mpsc::Sender<Box<dyn Job>>,
     /// Counts the committed batches; closed once the writer has ended.
     commits: watch::Receiver<u64>,
+    shared: Arc<Shared>,
+}
+
+/// What the writer's thread and the submitters that commit in its place share.
+struct Shared {
+    db: DatabaseConnection,
+    /// The writer's own connection ([`Direct`]): held by the writer's thread for each batch
+    /// (whichever connection the batch runs on), by a submitter for a commit in its place;
+    /// `None` on PostgreSQL or an in-memory database, and once the writer has ended.
+    direct: Mutex<Option<Direct>>,
+    observe: Option<QueryObserver>,
+    /// Jobs handed over and not yet answered: queued, waiting for room in the queue, in the
+    /// writer's batch, or committing in a submitter's place. Counted before a job enters the
+    /// queue, uncounted once it has been answered (or given back, or dropped by a stopped
+    /// writer): a job may be committed in its submitter's place only when it is 0.
+    in_flight: AtomicUsize,
+    /// Whether a submitter may commit in the writer's place (`database.writer_thread =
+    /// "adaptive"`).
+    inline: bool,
+    committed: watch::Sender<u64>,
+}
+
+/// One job counted in [`Shared::in_flight`] until dropped, also on a panic, unless handed on
+/// ([`Counted::keep`]) to whoever uncounts it next (the writer's thread, after its batch).
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn add(in_flight: &'a AtomicUsize) -> Counted<'a> {
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        Counted(in_flight)
+    }
+
+    /// Counted when there was no job at all; `None` otherwise.
+    fn first(in_flight: &'a AtomicUsize) -> Option<Counted<'a>> {
+        in_flight
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Counted(in_flight))
+    }
+
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Stops the writer between two batches (for shutdown): a batch is never cut off halfway,
@@ -120,7 +187,8 @@ impl Writer {
     /// `db` must be the pool writes go through ([`super::connect`]); `direct`, the writer's
     /// own connection to the same SQLite file ([`Direct::open`]), runs the folded batches;
     /// `observe`, when given, is told of the folded queries, which bypass `db`'s own statement
-    /// timing ([`super::observe_queries`]).
+    /// timing ([`super::observe_queries`]). With `inline`, a job handed over while the writer
+    /// is idle may be committed on its submitter's thread (see the module's note).
     pub fn launch(
         arbiter: &ArbiterHandle,
         db: DatabaseConnection,
@@ -128,33 +196,38 @@ impl Writer {
         observe: Option<QueryObserver>,
         queue: usize,
         batch_max: usize,
+        inline: bool,
     ) -> (Writer, WriterStop) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let batch_max = batch_max.max(1);
         let (stop, stopping) = watch::channel(false);
         let (done, stopped) = oneshot::channel();
         let (committed, commits) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            db,
+            direct: Mutex::new(direct),
+            observe,
+            in_flight: AtomicUsize::new(0),
+            inline,
+            committed,
+        });
+        let ours = shared.clone();
         arbiter.spawn_fn(move || {
             actix_rt::spawn(async move {
-                let mut direct = direct;
-                run(
-                    &db,
-                    &mut direct,
-                    observe,
-                    rx,
-                    batch_max,
-                    stopping,
-                    committed,
-                )
-                .await;
-                // Between batches: no transaction of its own is open.
-                if let Some(direct) = direct {
+                run(&ours, rx, batch_max, stopping).await;
+                // Between batches, and after any commit in a submitter's place: no
+                // transaction of its own is open. Taken, it is closed to them too.
+                if let Some(direct) = ours.direct.lock().await.take() {
                     direct.close();
                 }
                 let _ = done.send(());
             });
         });
-        let writer = Writer { queue: tx, commits };
+        let writer = Writer {
+            queue: tx,
+            commits,
+            shared,
+        };
         (writer, WriterStop { stop, stopped })
     }
 
@@ -164,31 +237,125 @@ impl Writer {
         self.commits.clone()
     }
 
+    /// Jobs handed over and not yet answered (queued, waiting for room in the queue, or in a
+    /// batch being committed).
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Acquire)
+    }
+
     /// Queues `job` without waiting; gives it back when the queue is full. A job queued to a
-    /// writer that has stopped is dropped, which its submitter sees as a closed answer.
+    /// writer that has stopped is dropped, which its submitter sees as a closed answer. With
+    /// `inline` (see the module's note), a plain message handed over while the writer is idle
+    /// is committed and answered here instead, on the caller's thread.
     pub fn try_submit(&self, job: Box<dyn Job>) -> Result<(), Box<dyn Job>> {
+        let job = if self.shared.inline {
+            match self.commit_here(job) {
+                Ok(()) => return Ok(()),
+                Err(job) => job,
+            }
+        } else {
+            job
+        };
+        let counted = Counted::add(&self.shared.in_flight);
         match self.queue.try_send(job) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Ok(()) => {
+                counted.keep();
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
             Err(mpsc::error::TrySendError::Full(job)) => Err(job),
         }
     }
 
     /// Queues `job`, waiting for room in the queue.
     pub async fn submit(&self, job: Box<dyn Job>) {
+        // Counted while it waits: no later job is committed in its submitter's place meanwhile.
+        let counted = Counted::add(&self.shared.in_flight);
         // A stopped writer drops the job: its submitter sees a closed answer.
-        let _ = self.queue.send(job).await;
+        if self.queue.send(job).await.is_ok() {
+            counted.keep();
+        }
+    }
+
+    /// Commits `job` on this thread as a batch of one, if it is a plain message and the writer
+    /// is idle, its own connection free and the pool's write connection idle; gives it back
+    /// untouched otherwise, to be queued. Never waits for anything. A commit that fails hands
+    /// the job to the queue itself (it is still the writer's only job).
+    fn commit_here(&self, mut job: Box<dyn Job>) -> Result<(), Box<dyn Job>> {
+        let shared = &*self.shared;
+        if shared.in_flight.load(Ordering::Acquire) != 0 {
+            return Err(job);
+        }
+        let Some(planned) = plan(&mut job) else {
+            return Err(job);
+        };
+        let backend = shared.db.get_database_backend();
+        let Some((script, mut stored)) = messages::create_many_script_with(
+            backend,
+            std::slice::from_ref(&planned),
+            References::Checked,
+        ) else {
+            return Err(job);
+        };
+        let Ok(mut direct) = shared.direct.try_lock() else {
+            return Err(job);
+        };
+        let Some(conn) = direct.as_mut() else {
+            return Err(job);
+        };
+        let Some(held) = Held::try_acquire(&shared.db) else {
+            return Err(job);
+        };
+        // Claimed while holding the writer's connection: nothing handed over earlier is left,
+        // and nothing handed over from now on commits before this job (module's note).
+        let Some(counted) = Counted::first(&shared.in_flight) else {
+            return Err(job);
+        };
+        let Some(stored) = stored.pop() else {
+            return Err(job);
+        };
+        if take_written(&mut job, stored) != Verdict::Keep {
+            // The writer runs it (and has it refuse there) as it would any batch.
+            return self.hand_on(job, counted);
+        }
+        match script.run_direct_held(conn, held, shared.observe.as_ref()) {
+            Ok(()) => {
+                shared.committed.send_modify(|n| *n = n.wrapping_add(1));
+                job.finish(Ok(Instant::now()));
+                Ok(())
+            }
+            Err(e) => {
+                log::info!("a message committed in the writer's place failed ({e}); the writer runs it again");
+                self.hand_on(job, counted)
+            }
+        }
+    }
+
+    /// Queues a job already counted in [`Shared::in_flight`]; while the caller holds the
+    /// writer's connection the writer's thread cannot commit anything before it.
+    fn hand_on(&self, job: Box<dyn Job>, counted: Counted<'_>) -> Result<(), Box<dyn Job>> {
+        match self.queue.try_send(job) {
+            Ok(()) => counted.keep(),
+            // Stopped: dropped, seen as a closed answer.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            // Filled by other threads since it was claimed: it cannot wait here.
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                let e = DbErr::Custom("the writer's queue is full".into());
+                job.finish(Err(&e));
+            }
+        }
+        Ok(())
     }
 }
 
 async fn run(
-    db: &DatabaseConnection,
-    direct: &mut Option<Direct>,
-    observe: Option<QueryObserver>,
+    shared: &Shared,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     batch_max: usize,
     mut stop: watch::Receiver<bool>,
-    committed: watch::Sender<u64>,
 ) {
+    let db = &shared.db;
+    let observe = shared.observe.as_ref();
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(batch_max);
     // On PostgreSQL, the connection the batches of plain sends run on ([`commit_folded`]).
     let mut own: Option<PgConnection> = None;
@@ -204,15 +371,20 @@ async fn run(
             }
             return;
         }
-        let ended = commit(db, direct, &mut own, observe.as_ref(), &mut batch).await;
+        // Held for the whole batch, whichever connection it runs on: a job committed in a
+        // submitter's place never runs beside it (module's note).
+        let mut direct = shared.direct.lock().await;
+        let ended = commit(db, &mut direct, &mut own, observe, &mut batch).await;
         match &ended {
-            Ok(_) => committed.send_modify(|n| *n = n.wrapping_add(1)),
+            Ok(_) => shared.committed.send_modify(|n| *n = n.wrapping_add(1)),
             Err(e) => log::error!("a batch of {} room writes failed: {e}", batch.len()),
         }
         let ended = ended.as_ref().map(|at| *at);
         for job in batch.drain(..) {
             job.finish(ended);
         }
+        shared.in_flight.fetch_sub(taken, Ordering::AcqRel);
+        drop(direct);
         // What the batch's answers woke on this thread runs before the next batch: with the
         // rooms (`database.writer_thread = "rooms"`) their fan-out, and the sends it let their
         // sessions hand over, which then join the next batch instead of waiting behind it.
