@@ -282,6 +282,36 @@ async fn members_acting_at_once_are_all_heard_and_all_stored() {
 }
 
 #[tokio::test]
+async fn a_burst_into_a_group_spread_over_both_workers_reaches_every_connection_in_order() {
+    // Eight connections to a server with two HTTP workers are spread over both (the server
+    // hands connections to its workers in turn), so each dispatch is flushed to sessions on
+    // both, a worker at a time, while the member who sends does not wait between sends.
+    let app = spawn_app().await;
+    let mut members: Vec<Client> = app.users([1, 2, 3, 4, 5, 6]).await.into();
+    let (first, rest) = members.split_first_mut().unwrap();
+    let mut others: Vec<&mut Client> = rest.iter_mut().collect();
+    let room = group(first, &[2, 3, 4, 5, 6], &mut others, false).await;
+    members.push(app.user(1).await);
+    members.push(app.user(4).await);
+
+    let contents: Vec<String> = (0..40).map(|n| format!("burst {n}")).collect();
+    for content in &contents {
+        members[0]
+            .emit("message.send", json!({"room_id": room, "content": content}))
+            .await;
+    }
+
+    for member in &mut members {
+        let mut heard = Vec::new();
+        for _ in &contents {
+            heard.push(member.recv_dispatch("message.dispatch").await["content"].clone());
+        }
+        assert_eq!(heard, contents, "every send, in the order sent");
+        member.assert_nothing_pending().await;
+    }
+}
+
+#[tokio::test]
 async fn an_admin_who_is_not_the_creator_posts_in_a_locked_group() {
     let app = spawn_app().await;
     let [mut creator, mut admin, mut member] = app.users([1, 2, 3]).await;

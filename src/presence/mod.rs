@@ -9,8 +9,10 @@ pub mod ledger;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::{self, ThreadId};
 
 use actix::prelude::*;
+use actix_rt::ArbiterHandle;
 use uuid::Uuid;
 
 use crate::metrics::Metrics;
@@ -66,7 +68,11 @@ impl Outbox {
 
 struct Connection {
     id: Uuid,
-    tx: Recipient<Outbound>,
+    /// Shared so that a dispatch can hand it to the session's worker without a new box.
+    tx: Arc<Recipient<Outbound>>,
+    /// Where the session runs (None off an arbiter: its flushes are sent from where the
+    /// dispatch is).
+    worker: Option<Worker>,
     outbox: Arc<Outbox>,
     /// Set once the connection has been told to close for falling behind: nothing more is
     /// queued for it, so a reader that is stuck costs at most one full queue.
@@ -106,7 +112,8 @@ impl Presence {
         }
     }
 
-    /// `tx` is told to flush when frames for the connection wait in `outbox`.
+    /// `tx` is told to flush when frames for the connection wait in `outbox`. Called on the
+    /// thread the session runs on, which is recorded: a dispatch wakes each worker once.
     pub fn register(
         &self,
         user_id: i64,
@@ -117,7 +124,8 @@ impl Presence {
         let mut map = self.by_user.write().unwrap_or_else(|p| p.into_inner());
         map.entry(user_id).or_default().push(Connection {
             id: connection_id,
-            tx,
+            tx: Arc::new(tx),
+            worker: Worker::current(),
             outbox,
             overloaded: AtomicBool::new(false),
         });
@@ -161,11 +169,11 @@ impl Presence {
     /// A full queue means the client is not reading; it is told to go away rather than being
     /// allowed to grow our memory. Control notices use `do_send`, which bypasses the mailbox
     /// capacity so that they always fit; the close goes out as soon as the socket drains.
-    /// Returns whether the frame was queued; `fullest` becomes the largest number of frames an
-    /// outbox of the dispatch held before it (observed once per dispatch by the caller).
-    fn deliver(&self, conn: &Connection, frame: &Frame, fullest: &mut Option<usize>) -> bool {
+    /// `fullest` becomes the largest number of frames an outbox of the dispatch held before it
+    /// (observed once per dispatch by the caller).
+    fn queue(&self, conn: &Connection, frame: &Frame, fullest: &mut Option<usize>) -> Queued {
         if conn.overloaded.load(Ordering::Relaxed) {
-            return false;
+            return Queued::No;
         }
         let before = {
             let mut frames = conn.outbox.frames();
@@ -187,19 +195,12 @@ impl Presence {
                 self.metrics.slow_consumer_closed();
                 conn.tx.do_send(Outbound::Overloaded);
             }
-            return false;
+            return Queued::No;
         }
         if conn.outbox.flush_pending.swap(true, Ordering::SeqCst) {
-            return true;
-        }
-        match conn.tx.try_send(Outbound::Flush) {
-            Ok(()) => true,
-            // Only control notices share the mailbox; the flush must not be lost to them.
-            Err(SendError::Full(flush)) => {
-                conn.tx.do_send(flush);
-                true
-            }
-            Err(SendError::Closed(_)) => false,
+            Queued::Yes
+        } else {
+            Queued::NeedsFlush
         }
     }
 
@@ -213,15 +214,110 @@ impl Presence {
     }
 }
 
+/// The arbiter (an HTTP worker) a session runs on.
+struct Worker {
+    thread: ThreadId,
+    arbiter: ArbiterHandle,
+}
+
+impl Worker {
+    fn current() -> Option<Worker> {
+        Arbiter::try_current().map(|arbiter| Worker {
+            thread: thread::current().id(),
+            arbiter,
+        })
+    }
+}
+
+/// The flushes one dispatch owes, by the worker they go to.
+///
+/// Why: a flush sent to a session on another thread may wake that thread, and under load the
+/// kernel runs a thread it wakes at once, preempting the dispatching thread. Sent one by one,
+/// each worker then woke once per connection of the dispatch, took that one frame and went
+/// back to sleep. Handed over together, a worker is woken once per dispatch and sends the
+/// flushes to its sessions itself, which wakes no other thread.
+#[derive(Default)]
+struct Wakes<'a> {
+    /// One entry per worker, in the order first met (a handful: the HTTP workers).
+    by_worker: Vec<(&'a Worker, Vec<Arc<Recipient<Outbound>>>)>,
+    /// Sessions that run on no arbiter (flushed where the dispatch is).
+    elsewhere: Vec<&'a Recipient<Outbound>>,
+}
+
+impl<'a> Wakes<'a> {
+    fn add(&mut self, conn: &'a Connection) {
+        match &conn.worker {
+            None => self.elsewhere.push(&conn.tx),
+            Some(worker) => match self
+                .by_worker
+                .iter_mut()
+                .find(|(w, _)| w.thread == worker.thread)
+            {
+                Some((_, txs)) => txs.push(conn.tx.clone()),
+                None => self.by_worker.push((worker, vec![conn.tx.clone()])),
+            },
+        }
+    }
+
+    /// Sends every flush. A session that has stopped meanwhile simply takes none; its frame
+    /// was queued and is counted as delivered, as one queued just before it stopped is.
+    fn send(self) {
+        for tx in self.elsewhere {
+            flush(tx);
+        }
+        let here = thread::current().id();
+        for (worker, txs) in self.by_worker {
+            // One session, or the dispatch is on that worker already: nothing to save.
+            if txs.len() == 1 || worker.thread == here {
+                txs.iter().for_each(|tx| flush(tx));
+                continue;
+            }
+            // Refused only once the worker has stopped, and its sessions with it: no one is
+            // left to flush.
+            let _ = worker
+                .arbiter
+                .spawn_fn(move || txs.iter().for_each(|tx| flush(tx)));
+        }
+    }
+}
+
+/// What [`Presence::queue`] did with a frame.
+#[derive(PartialEq)]
+enum Queued {
+    /// Not queued: the connection is closing for falling behind.
+    No,
+    /// Queued; a flush is already on its way.
+    Yes,
+    /// Queued; the connection must be sent a flush ([`flush`]).
+    NeedsFlush,
+}
+
+/// Asks a session to write what its outbox holds (nothing if it has stopped).
+fn flush(tx: &Recipient<Outbound>) {
+    // Only control notices share the mailbox; the flush must not be lost to them.
+    if let Err(SendError::Full(flush)) = tx.try_send(Outbound::Flush) {
+        tx.do_send(flush);
+    }
+}
+
 impl Deliver for Presence {
+    /// Every frame is queued before any session is told to flush, and the flushes go to each
+    /// worker together ([`Wakes`]).
     fn to_users(&self, users: &mut dyn Iterator<Item = i64>, frame: &Frame) {
         let map = self.by_user.read().unwrap_or_else(|p| p.into_inner());
         let (mut delivered, mut fullest) = (0, None);
+        let mut wakes = Wakes::default();
         for user_id in users {
             for conn in map.get(&user_id).into_iter().flatten() {
-                delivered += u64::from(self.deliver(conn, frame, &mut fullest));
+                match self.queue(conn, frame, &mut fullest) {
+                    Queued::No => continue,
+                    Queued::Yes => {}
+                    Queued::NeedsFlush => wakes.add(conn),
+                }
+                delivered += 1;
             }
         }
+        wakes.send();
         self.observe(fullest);
         self.metrics.dispatched(delivered);
     }
@@ -231,7 +327,9 @@ impl Deliver for Presence {
         let conns = map.get(&user_id).into_iter().flatten();
         let mut fullest = None;
         for conn in conns.filter(|c| c.id == connection_id) {
-            self.deliver(conn, frame, &mut fullest);
+            if self.queue(conn, frame, &mut fullest) == Queued::NeedsFlush {
+                flush(&conn.tx);
+            }
         }
         self.observe(fullest);
     }
@@ -330,5 +428,47 @@ mod tests {
         assert_eq!(texts(outbox.take_all()), ["0", "1"]);
         presence.to_user(7, &Frame::from("late"));
         assert!(outbox.take_all().is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn sessions_on_another_worker_are_flushed_there_once_each_with_every_frame() {
+        let presence = Arc::new(Presence::new(Arc::new(Metrics::new().expect("metrics")), 8));
+        let worker = Arbiter::new();
+        let (started, sessions) = tokio::sync::oneshot::channel();
+        let registry = presence.clone();
+        worker.spawn_fn(move || {
+            let sessions: Vec<_> = [7, 8, 9]
+                .into_iter()
+                .map(|user| {
+                    let outbox = Arc::new(Outbox::default());
+                    let sink = Sink::default().start();
+                    registry.register(
+                        user,
+                        Uuid::new_v4(),
+                        sink.clone().recipient(),
+                        outbox.clone(),
+                    );
+                    (sink, outbox)
+                })
+                .collect();
+            let _ = started.send(sessions);
+        });
+        let sessions = sessions.await.expect("sessions started");
+
+        for n in 0..3 {
+            presence.to_users(&mut [7, 8, 9].into_iter(), &Frame::from(n.to_string()));
+        }
+        // The worker runs what it is handed in order: the flushes are in the mailboxes after this.
+        let (ran, done) = tokio::sync::oneshot::channel();
+        worker.spawn_fn(move || {
+            let _ = ran.send(());
+        });
+        done.await.expect("worker ran");
+
+        for (sink, outbox) in &sessions {
+            assert_eq!(sink.send(Counts).await.expect("sink"), told(1, 0));
+            assert_eq!(texts(outbox.take_all()), ["0", "1", "2"]);
+        }
+        worker.stop();
     }
 }

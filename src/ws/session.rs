@@ -138,6 +138,10 @@ impl WsSession {
                         Ok(None) => {}
                         Err(err) => act.reply_error(&err),
                     }
+                    // What the event dispatched to this connection from another thread goes
+                    // out before the next frame is read: its flush may still be on its way
+                    // through this worker (`presence::Wakes`) rather than in the mailbox.
+                    act.flush_outbox();
                 }));
             }
         }
@@ -441,8 +445,17 @@ impl Handler<Outbound> for WsSession {
         match msg {
             // All of them before the socket is written: one send() (`upgrade::Pump`).
             Outbound::Flush => self.flush_outbox(),
-            Outbound::Overloaded => Self::close(ctx, ws::CloseCode::Again, "Try again later"),
-            Outbound::GoingAway => Self::close(ctx, ws::CloseCode::Away, "Server shutting down"),
+            // The flush for what the outbox holds may still be on its way through this
+            // session's worker (`presence::Wakes`), behind the notice: what was queued before
+            // the notice goes out before the close.
+            Outbound::Overloaded => {
+                self.flush_outbox();
+                Self::close(ctx, ws::CloseCode::Again, "Try again later")
+            }
+            Outbound::GoingAway => {
+                self.flush_outbox();
+                Self::close(ctx, ws::CloseCode::Away, "Server shutting down")
+            }
         }
     }
 }
