@@ -286,6 +286,14 @@ impl Writer {
         if shared.in_flight.load(Ordering::Acquire) != 0 {
             return Err(job);
         }
+        // The connection first: without it (PostgreSQL, a batch of the writer's running)
+        // nothing is planned or built only to be thrown away.
+        let Ok(mut direct) = shared.direct.try_lock() else {
+            return Err(job);
+        };
+        let Some(conn) = direct.as_mut() else {
+            return Err(job);
+        };
         let Some(planned) = plan(&mut job) else {
             return Err(job);
         };
@@ -297,12 +305,7 @@ impl Writer {
         ) else {
             return Err(job);
         };
-        let Ok(mut direct) = shared.direct.try_lock() else {
-            return Err(job);
-        };
-        let Some(conn) = direct.as_mut() else {
-            return Err(job);
-        };
+        // Last: a pool connection taken and dropped unused would still cost sqlx's ping.
         let Some(held) = Held::try_acquire(&shared.db) else {
             return Err(job);
         };
