@@ -284,7 +284,7 @@ pub async fn ceiling_ready(server: &Server, n: usize) -> Result<(), String> {
     Err(format!("ceiling-server never counted {n} connections"))
 }
 
-fn http_get(addr: &str, path: &str) -> Result<String, String> {
+pub fn http_get(addr: &str, path: &str) -> Result<String, String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
     write!(

@@ -20,6 +20,7 @@ mod history;
 mod idle;
 mod many_rooms;
 mod options;
+mod receipts;
 mod report;
 mod server;
 mod storm;
@@ -87,6 +88,7 @@ fn not_applicable(scenario: Scenario, target: &Target, o: &Options) -> Option<&'
         (Scenario::History, Flavor::Ceiling | Flavor::Reference) => {
             Some("the room is seeded through the database of a chatd started by this bench")
         }
+        (Scenario::Receipts, Flavor::Ceiling) => Some("ceiling-server echoes message.send only"),
         (Scenario::History, Flavor::Chatd) if matches!(o.primary, Primary::Running { .. }) => {
             Some("the room is seeded through the database of a chatd started by this bench")
         }
@@ -110,6 +112,7 @@ async fn run_on(scenario: Scenario, size: usize, target: &Target, o: &Options) -
         Scenario::IdleConnections => idle::run(&server, o, size).await.map(Ok),
         Scenario::ReconnectStorm => storm::run(&server, o).await.map(Ok),
         Scenario::History => history::run(&server, o).await,
+        Scenario::Receipts => receipts::run(&server, o).await.map(Ok),
     };
     let peak = server.pid.and_then(proc::peak_rss_kib);
     let problems = server.log_problems();
@@ -190,6 +193,19 @@ fn shape(scenario: Scenario, size: usize, o: &Options) -> Shape {
             params: history::params(o),
             columns: history::COLUMNS,
             headline: history::HEADLINE,
+        },
+        Scenario::Receipts => Shape {
+            title: format!(
+                "one GroupChat of {} members, {} message(s) a round answered with `{}`; {} s measured after {} s warm-up",
+                receipts::members(o),
+                o.batch,
+                o.event.name(),
+                o.duration,
+                o.warmup
+            ),
+            params: receipts::params(o),
+            columns: receipts::COLUMNS,
+            headline: receipts::HEADLINE,
         },
     }
 }

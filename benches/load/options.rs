@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::receipts::Event;
+
 pub const USAGE: &str = "\
 usage: cargo bench --bench load -- [--scenario NAME]... [options]
 
@@ -12,6 +14,9 @@ scenarios (several allowed; `all` runs every one; default group-fanout):
   idle-connections  --connections N[,N…] held open for --hold s with heartbeats; RSS per connection
   reconnect-storm   --users users with --pending notifications each reconnect at once
   history           page through a room of --history-messages messages, --page-size per page
+  receipts          a GroupChat of --members (default 10): the first sends --batch messages a
+                    round, every other member answers them with --event; events/s, server CPU,
+                    statements and voluntary switches per event, every dispatch exactly once
 
 workload:
   --duration S      measured window of the traffic scenarios (default 10)
@@ -27,6 +32,9 @@ workload:
   --pending K       reconnect-storm notifications per user (default 10)
   --history-messages N   messages in the history room (default 1000000)
   --page-size N     history page size (default 50)
+  --event KIND      receipts: read | read-bulk | react (add, replace, remove) | react-add | ack | mix
+                    (default mix)
+  --batch N         receipts: messages per round (default 1)
   --connect-concurrency N   handshakes in flight while connecting (default 200; the reference: 1)
   --client-threads N        load client runtime threads (default 2)
 
@@ -53,15 +61,17 @@ pub enum Scenario {
     IdleConnections,
     ReconnectStorm,
     History,
+    Receipts,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::GroupFanout,
         Scenario::ManyRooms,
         Scenario::IdleConnections,
         Scenario::ReconnectStorm,
         Scenario::History,
+        Scenario::Receipts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +81,7 @@ impl Scenario {
             Scenario::IdleConnections => "idle-connections",
             Scenario::ReconnectStorm => "reconnect-storm",
             Scenario::History => "history",
+            Scenario::Receipts => "receipts",
         }
     }
 }
@@ -104,6 +115,10 @@ pub struct Options {
     pub pending: usize,
     pub history_messages: usize,
     pub page_size: usize,
+    /// `--members` as given (receipts has a default of its own).
+    pub receipt_members: Option<usize>,
+    pub event: Event,
+    pub batch: usize,
     pub connect_concurrency: usize,
     pub client_threads: usize,
     pub primary: Primary,
@@ -130,6 +145,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         pending: 10,
         history_messages: 1_000_000,
         page_size: 50,
+        receipt_members: None,
+        event: Event::Mix,
+        batch: 1,
         connect_concurrency: 200,
         client_threads: 2,
         primary: Primary::Spawn {
@@ -165,7 +183,10 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             }
             "--duration" => o.duration = number(&flag, &value()?)?,
             "--warmup" => o.warmup = number(&flag, &value()?)?,
-            "--members" => o.members = number(&flag, &value()?)?,
+            "--members" => {
+                o.members = number(&flag, &value()?)?;
+                o.receipt_members = Some(o.members);
+            }
             "--senders" => o.senders = number(&flag, &value()?)?,
             "--window" => o.window = Some(number(&flag, &value()?)?),
             "--pairs" => o.pairs = number(&flag, &value()?)?,
@@ -181,6 +202,14 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--pending" => o.pending = number(&flag, &value()?)?,
             "--history-messages" => o.history_messages = number(&flag, &value()?)?,
             "--page-size" => o.page_size = number(&flag, &value()?)?,
+            "--event" => {
+                let name = value()?;
+                o.event = Event::ALL
+                    .into_iter()
+                    .find(|e| e.name() == name)
+                    .ok_or(format!("unknown --event `{name}`\n\n{USAGE}"))?;
+            }
+            "--batch" => o.batch = number(&flag, &value()?)?,
             "--connect-concurrency" => o.connect_concurrency = number(&flag, &value()?)?,
             "--client-threads" => o.client_threads = number(&flag, &value()?)?,
             "--set" => {
@@ -228,6 +257,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         ("--pairs", o.pairs),
         ("--users", o.users),
         ("--page-size", o.page_size),
+        ("--batch", o.batch),
         ("--connect-concurrency", o.connect_concurrency),
         ("--client-threads", o.client_threads),
     ];
