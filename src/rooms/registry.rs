@@ -84,6 +84,12 @@ impl RoomRegistry {
         }
     }
 
+    /// The writer every room write goes through; message changes made outside the room
+    /// actors (reactions, receipts) commit through it too ([`Writer::transaction`]).
+    pub fn writer(&self) -> &Writer {
+        &self.wiring.writer
+    }
+
     fn map(&self) -> MutexGuard<'_, HashMap<Uuid, Entry>> {
         lock(&self.rooms)
     }

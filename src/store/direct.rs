@@ -118,7 +118,78 @@ impl Direct {
         statements: impl IntoIterator<Item = (&'a str, &'a [Value])>,
         checks_references: bool,
     ) -> Result<(), DirectError> {
-        let foreign_keys = !checks_references;
+        self.foreign_keys(!checks_references)?;
+        let conn = self.idle()?;
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let ran = statements
+            .into_iter()
+            .try_for_each(|(text, values)| {
+                let mut statement = conn.prepare_cached(text)?;
+                statement
+                    .execute(rusqlite::params_from_iter(values.iter().map(Bound)))
+                    .map(drop)
+            })
+            .and_then(|()| conn.prepare_cached("COMMIT")?.execute([]).map(drop));
+        if ran.is_err() {
+            self.roll_back();
+        }
+        Ok(ran?)
+    }
+
+    /// Begins a transaction (`IMMEDIATE`, foreign keys on) for statements the caller runs on
+    /// the connection it returns and then ends with [`Direct::end`]. A transaction never ended (its
+    /// caller panicked or was dropped) is rolled back by the next `begin`.
+    pub(super) fn begin(&mut self) -> Result<&rusqlite::Connection, DirectError> {
+        self.idle()?;
+        self.foreign_keys(true)?;
+        let conn = self.connection()?;
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(conn)
+    }
+
+    /// The connection, outside any transaction: one left open (by a change that panicked
+    /// halfway, [`Direct::begin`]) is rolled back first.
+    fn idle(&mut self) -> Result<&Connection, DirectError> {
+        if !self.connection()?.is_autocommit() {
+            log::error!("the writer's connection was left in a transaction; rolling it back");
+            self.roll_back();
+        }
+        self.connection()
+    }
+
+    /// Commits (`keep`) or rolls back the transaction [`Direct::begin`] began; on a failed
+    /// commit nothing of it stays written.
+    pub(super) fn end(&mut self, keep: bool) -> Result<(), DirectError> {
+        let conn = self.connection()?;
+        let ended = if keep {
+            conn.prepare_cached("COMMIT")?.execute([]).map(drop)
+        } else {
+            Ok(())
+        };
+        if !keep || ended.is_err() {
+            self.roll_back();
+        }
+        Ok(ended?)
+    }
+
+    /// Rolls back an open transaction; a connection that cannot is closed (SQLite then rolls
+    /// back), and opened again by its next use.
+    fn roll_back(&mut self) {
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        if conn.is_autocommit() {
+            return;
+        }
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            log::error!("cannot roll back on the writer's connection; closing it: {e}");
+            self.conn = None;
+        }
+    }
+
+    /// Turns foreign keys on or off, if they are not already: setting the pragma expires the
+    /// prepared statements.
+    fn foreign_keys(&mut self, foreign_keys: bool) -> Result<(), DirectError> {
         if self.foreign_keys != foreign_keys {
             let conn = self.connection()?;
             conn.pragma_update(
@@ -137,26 +208,7 @@ impl Direct {
             }
             self.foreign_keys = foreign_keys;
         }
-        let conn = self.connection()?;
-        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let ran = statements
-            .into_iter()
-            .try_for_each(|(text, values)| {
-                let mut statement = conn.prepare_cached(text)?;
-                statement
-                    .execute(rusqlite::params_from_iter(values.iter().map(Bound)))
-                    .map(drop)
-            })
-            .and_then(|()| conn.prepare_cached("COMMIT")?.execute([]).map(drop));
-        if ran.is_err() && !conn.is_autocommit() {
-            if let Err(e) = conn.execute_batch("ROLLBACK") {
-                log::error!(
-                    "cannot roll back a failed batch; closing the writer's connection: {e}"
-                );
-                self.conn = None;
-            }
-        }
-        Ok(ran?)
+        Ok(())
     }
 
     /// Closes the connection (at the writer's end), saying so if SQLite cannot.
@@ -171,9 +223,10 @@ impl Direct {
 
 /// A value bound as sqlx binds it through sea-orm (`sea_query_sqlx`), so that what this
 /// connection writes reads back the same through the pool: a UUID as its 16 bytes, a
-/// timestamp as RFC 3339 text, a boolean as 0 or 1. A kind the writer's statements do not
-/// use is refused (the batch then runs through the pool instead).
-struct Bound<'a>(&'a Value);
+/// timestamp as RFC 3339 text, a boolean as 0 or 1. A kind that neither the writer's
+/// statements nor the message changes ([`super::exec`]) use is refused (a batch then runs
+/// through the pool instead; a change fails).
+pub(super) struct Bound<'a>(pub(super) &'a Value);
 
 impl ToSql for Bound<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -187,6 +240,11 @@ impl ToSql for Bound<'_> {
             Value::TinyUnsigned(v) => integer(v.map(i64::from)),
             Value::SmallUnsigned(v) => integer(v.map(i64::from)),
             Value::Unsigned(v) => integer(v.map(i64::from)),
+            // A bound LIMIT (a hard delete's newest message left).
+            Value::BigUnsigned(v) => match v.map(i64::try_from).transpose() {
+                Ok(v) => integer(v),
+                Err(e) => return Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))),
+            },
             Value::Double(v) => v.map(|d| ToSqlOutput::Owned(Owned::Real(d))),
             Value::String(v) => v
                 .as_deref()
@@ -230,10 +288,11 @@ mod tests {
             Value::from(7_i64),
             Value::from("text"),
             Value::Uuid(None),
+            Value::BigUnsigned(Some(1)),
         ];
-        let row: (Vec<u8>, String, i64, i64, String, Option<Vec<u8>>) = conn
+        let row: (Vec<u8>, String, i64, i64, String, Option<Vec<u8>>, i64) = conn
             .query_row(
-                "SELECT ?, ?, ?, ?, ?, ?",
+                "SELECT ?, ?, ?, ?, ?, ?, ?",
                 rusqlite::params_from_iter(values.iter().map(Bound)),
                 |r| {
                     Ok((
@@ -243,6 +302,7 @@ mod tests {
                         r.get(3)?,
                         r.get(4)?,
                         r.get(5)?,
+                        r.get(6)?,
                     ))
                 },
             )
@@ -250,5 +310,6 @@ mod tests {
         assert_eq!(row.0, id.as_bytes().to_vec());
         assert_eq!(row.1, "2026-11-30T07:00:00.123456+00:00");
         assert_eq!((row.2, row.3, row.4.as_str(), row.5), (1, 7, "text", None));
+        assert_eq!(row.6, 1);
     }
 }

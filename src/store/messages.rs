@@ -4,13 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::{attachment, message, message_delivery, reaction, read_receipt, room};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 
+use super::exec::Exec;
 use super::notifications::{self, NotificationKind};
 use super::render::render;
 use super::script::Script;
@@ -407,8 +408,8 @@ impl RoomBump {
 
 /// `message.acknowledged`: `user_id` leaves the recipients of every notification of these
 /// messages (emptied notifications are deleted) and joins their `delivered_to`. Idempotent.
-pub async fn acknowledge<C: ConnectionTrait>(
-    txn: &C,
+pub async fn acknowledge(
+    txn: &impl Exec,
     user_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
@@ -416,7 +417,7 @@ pub async fn acknowledge<C: ConnectionTrait>(
     let at = now();
     // Three columns a row.
     for chunk in chunks(message_ids, 3) {
-        message_delivery::Entity::insert_many(chunk.iter().map(|m| {
+        let insert = message_delivery::Entity::insert_many(chunk.iter().map(|m| {
             message_delivery::ActiveModel {
                 message_id: Set(*m),
                 user_id: Set(user_id),
@@ -432,26 +433,22 @@ pub async fn acknowledge<C: ConnectionTrait>(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(txn)
-        .await?;
+        .into_query();
+        txn.exec(txn.build(&insert)).await?;
     }
     Ok(())
 }
 
 /// An edit: new content, `is_edited`, `updated_at` now (messages.md §8.4 step 6). Receipts,
 /// reactions, deliveries and notifications are left as they are.
-pub async fn edit<C: ConnectionTrait>(
-    txn: &C,
-    message_id: Uuid,
-    content: SafeHtml,
-) -> Result<(), StoreError> {
-    message::Entity::update_many()
+pub async fn edit(txn: &impl Exec, message_id: Uuid, content: SafeHtml) -> Result<(), StoreError> {
+    let update = message::Entity::update_many()
         .col_expr(message::Column::Content, Expr::value(content.into_string()))
         .col_expr(message::Column::IsEdited, Expr::value(true))
         .col_expr(message::Column::UpdatedAt, Expr::value(now()))
         .filter(message::Column::Id.eq(message_id))
-        .exec(txn)
-        .await?;
+        .into_query();
+    txn.exec(txn.build(&update)).await?;
     Ok(())
 }
 
@@ -468,8 +465,8 @@ pub enum Deletion {
 /// Deletes messages of `room_id` and every notification about them (§8.3). A hard delete
 /// that takes the room's last message moves `last_message` back to the newest message left;
 /// a soft delete leaves it pointing at the (now empty) message, as the reference does.
-pub async fn delete<C: ConnectionTrait>(
-    txn: &C,
+pub async fn delete(
+    txn: &impl Exec,
     room_id: Uuid,
     message_ids: &[Uuid],
     how: Deletion,
@@ -479,28 +476,28 @@ pub async fn delete<C: ConnectionTrait>(
     match how {
         Deletion::Soft => {
             for chunk in chunks(message_ids, 1) {
-                message::Entity::update_many()
+                let update = message::Entity::update_many()
                     .col_expr(message::Column::IsDeleted, Expr::value(true))
                     .filter(message::Column::Id.is_in(chunk.iter().copied()))
-                    .exec(txn)
-                    .await?;
+                    .into_query();
+                txn.exec(txn.build(&update)).await?;
             }
         }
         Deletion::Hard => {
             for chunk in chunks(message_ids, 1) {
-                message::Entity::delete_many()
+                let delete = message::Entity::delete_many()
                     .filter(message::Column::Id.is_in(chunk.iter().copied()))
-                    .exec(txn)
-                    .await?;
+                    .into_query();
+                txn.exec(txn.build(&delete)).await?;
             }
             // The foreign key has nulled `last_message_id` if it pointed at one of them.
             let newest = history(room_id, Newest::First).limit(1).into_query();
-            room::Entity::update_many()
+            let update = room::Entity::update_many()
                 .col_expr(room::Column::LastMessageId, newest.into())
                 .filter(room::Column::Id.eq(room_id))
                 .filter(room::Column::LastMessageId.is_null())
-                .exec(txn)
-                .await?;
+                .into_query();
+            txn.exec(txn.build(&update)).await?;
         }
     }
     Ok(())
@@ -517,56 +514,60 @@ pub enum Reacted {
 }
 
 /// The user's one reaction to a message becomes `content` (messages.md §9.3).
-pub async fn react<C: ConnectionTrait>(
-    txn: &C,
+pub async fn react(
+    txn: &impl Exec,
     message_id: Uuid,
     user_id: i64,
     content: &str,
 ) -> Result<Reacted, StoreError> {
     let existing = reaction::Entity::find()
+        .select_only()
+        .columns([reaction::Column::Id, reaction::Column::ReactionContent])
         .filter(reaction::Column::MessageId.eq(message_id))
         .filter(reaction::Column::UserId.eq(user_id))
-        .one(txn)
-        .await?;
+        .into_query();
+    // At most one: (message_id, user_id) is unique.
+    let existing = match txn.rows(txn.build(&existing)).await?.first() {
+        Some(row) => Some((row.uuid(0)?, row.text(1)?)),
+        None => None,
+    };
     let outcome = match existing {
-        Some(r) if r.reaction_content == content => return Ok(Reacted::Unchanged),
-        Some(r) => {
-            reaction::Entity::delete_by_id(r.id).exec(txn).await?;
+        Some((_, old)) if old == content => return Ok(Reacted::Unchanged),
+        Some((id, _)) => {
+            let delete = reaction::Entity::delete_many()
+                .filter(reaction::Column::Id.eq(id))
+                .into_query();
+            txn.exec(txn.build(&delete)).await?;
             Reacted::Replaced
         }
         None => Reacted::Added,
     };
-    reaction::ActiveModel {
+    let insert = reaction::Entity::insert(reaction::ActiveModel {
         id: Set(Uuid::new_v4()),
         message_id: Set(message_id),
         user_id: Set(user_id),
         reaction_content: Set(content.to_string()),
         created_at: Set(now()),
-    }
-    .insert(txn)
-    .await?;
+    })
+    .into_query();
+    txn.exec(txn.build(&insert)).await?;
     Ok(outcome)
 }
 
 /// Removes the user's reaction to a message, whatever it is; whether there was one.
-pub async fn unreact<C: ConnectionTrait>(
-    txn: &C,
-    message_id: Uuid,
-    user_id: i64,
-) -> Result<bool, StoreError> {
-    let deleted = reaction::Entity::delete_many()
+pub async fn unreact(txn: &impl Exec, message_id: Uuid, user_id: i64) -> Result<bool, StoreError> {
+    let delete = reaction::Entity::delete_many()
         .filter(reaction::Column::MessageId.eq(message_id))
         .filter(reaction::Column::UserId.eq(user_id))
-        .exec(txn)
-        .await?;
-    Ok(deleted.rows_affected > 0)
+        .into_query();
+    Ok(txn.exec(txn.build(&delete)).await? > 0)
 }
 
 /// One read receipt per message, all or none: a message the user has already read refuses
 /// the whole batch with the unique constraint (4005, as the reference). The reader's unread
 /// counters drop by the messages that were counted for them.
-pub async fn mark_read<C: ConnectionTrait>(
-    txn: &C,
+pub async fn mark_read(
+    txn: &impl Exec,
     reader_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
@@ -574,16 +575,35 @@ pub async fn mark_read<C: ConnectionTrait>(
     let at = now();
     // Four columns a row.
     for chunk in chunks(message_ids, 4) {
-        read_receipt::Entity::insert_many(chunk.iter().map(|m| read_receipt::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            message_id: Set(*m),
-            reader_id: Set(reader_id),
-            read_at: Set(at),
-        }))
-        .exec_without_returning(txn)
-        .await?;
+        let insert =
+            read_receipt::Entity::insert_many(chunk.iter().map(|m| read_receipt::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                message_id: Set(*m),
+                reader_id: Set(reader_id),
+                read_at: Set(at),
+            }))
+            .into_query();
+        txn.exec(txn.build(&insert)).await?;
     }
     Ok(())
+}
+
+/// Whether every one of `ids` (distinct) names a message that exists and is not soft-deleted.
+pub async fn all_live(txn: &impl Exec, ids: &[Uuid]) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::ExprTrait;
+    let mut live = 0;
+    for chunk in chunks(ids, 1) {
+        let count = Query::select()
+            .expr(Expr::col(message::Column::Id).count())
+            .from(message::Entity)
+            .and_where(message::Column::Id.is_in(chunk.iter().copied()))
+            .and_where(message::Column::IsDeleted.eq(false))
+            .to_owned();
+        if let Some(row) = txn.rows(txn.build(&count)).await?.first() {
+            live += row.int(0)?;
+        }
+    }
+    Ok(usize::try_from(live).is_ok_and(|live| live == ids.len()))
 }
 
 /// Which end of a room's history comes first.

@@ -1,8 +1,11 @@
 //! The only code that runs sea-orm queries. Functions are named by intent and take any
-//! `ConnectionTrait`, so an event handler can run several of them in one transaction.
+//! `ConnectionTrait` (or any [`exec::Exec`]: a message change's statements, which also run on
+//! the writer's own SQLite connection), so an event handler can run several of them in one
+//! transaction.
 
 pub mod checkpoint;
 pub mod direct;
+pub mod exec;
 pub mod messages;
 pub mod notifications;
 pub mod render;

@@ -25,10 +25,12 @@ use chrono::{DateTime, Utc};
 use entity::{notification, notification_release, room, room_member};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, OnConflict, Order, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryTrait,
 };
 use uuid::Uuid;
 
+use super::exec::Exec;
 use super::script::Script;
 use super::{chunks, StoreError};
 /// What a notification is about (messages.md §14.2).
@@ -54,8 +56,8 @@ impl NotificationKind {
 /// to tell, no row (a notification without recipients is never seen, §14.2). Two statements
 /// whatever the number of recipients: the room's sequence moves on, and the row takes its
 /// number.
-pub async fn create<C: ConnectionTrait>(
-    txn: &C,
+pub async fn create(
+    txn: &impl Exec,
     room_id: Uuid,
     message_id: Uuid,
     kind: NotificationKind,
@@ -66,14 +68,14 @@ pub async fn create<C: ConnectionTrait>(
     if recipients.is_empty() {
         return Ok(None);
     }
-    room::Entity::update_many()
+    let bump = room::Entity::update_many()
         .col_expr(
             room::Column::NotificationSeq,
             Expr::col(room::Column::NotificationSeq).add(1),
         )
         .filter(room::Column::Id.eq(room_id))
-        .exec(txn)
-        .await?;
+        .into_query();
+    txn.exec(txn.build(&bump)).await?;
     let id = Uuid::new_v4();
     let owed = i64::try_from(recipients.len()).unwrap_or(i64::MAX);
     let numbered = Query::select()
@@ -103,7 +105,7 @@ pub async fn create<C: ConnectionTrait>(
         .select_from(numbered)
         .map_err(|e| StoreError::Db(DbErr::Custom(format!("notification insert: {e}"))))?
         .to_owned();
-    txn.execute(&insert).await?;
+    txn.exec(txn.build(&insert)).await?;
     Ok(Some(id))
 }
 
@@ -178,15 +180,12 @@ pub(super) fn insert_numbered(
 
 /// Deletes every notification about these messages, whoever is still owed it (a deleted
 /// message, soft or hard, is nobody's news any more: §14.3).
-pub async fn delete_for_messages<C: ConnectionTrait>(
-    txn: &C,
-    message_ids: &[Uuid],
-) -> Result<(), StoreError> {
+pub async fn delete_for_messages(txn: &impl Exec, message_ids: &[Uuid]) -> Result<(), StoreError> {
     for chunk in chunks(message_ids, 1) {
-        notification::Entity::delete_many()
+        let delete = notification::Entity::delete_many()
             .filter(notification::Column::MessageId.is_in(chunk.iter().copied()))
-            .exec(txn)
-            .await?;
+            .into_query();
+        txn.exec(txn.build(&delete)).await?;
     }
     Ok(())
 }
@@ -240,11 +239,7 @@ fn owed_to_member(rm: &Alias) -> Condition {
 /// transaction inserted, and only those count down, so `owed` never drops twice for one
 /// user. A leave's release rows stay behind (harmless: a re-join's membership begins after
 /// them) and go with their notification.
-async fn release<C: ConnectionTrait>(
-    txn: &C,
-    whose: Condition,
-    among: Condition,
-) -> Result<(), StoreError> {
+async fn release(txn: &impl Exec, whose: Condition, among: Condition) -> Result<(), StoreError> {
     let rm = Alias::new("rm");
     let owed = Query::select()
         .column((notification::Entity, notification::Column::Id))
@@ -280,9 +275,8 @@ async fn release<C: ConnectionTrait>(
         .returning_col(notification_release::Column::NotificationId)
         .to_owned();
     let mut released: HashMap<Uuid, i64> = HashMap::new();
-    for row in txn.query_all(&insert).await? {
-        let id: Uuid = row.try_get("", "notification_id")?;
-        *released.entry(id).or_default() += 1;
+    for row in txn.rows(txn.build(&insert)).await? {
+        *released.entry(row.uuid(0)?).or_default() += 1;
     }
     // Usually one user each; a removal of several members may release one notification
     // several times.
@@ -305,18 +299,19 @@ async fn release<C: ConnectionTrait>(
                         .columns([notification::Column::Id, notification::Column::Owed]),
                 )
                 .to_owned();
-            for row in txn.query_all(&settle).await? {
-                if row.try_get::<i64>("", "owed")? <= 0 {
-                    nobody_owed.push(row.try_get::<Uuid>("", "id")?);
+            // RETURNING id, owed.
+            for row in txn.rows(txn.build(&settle)).await? {
+                if row.int(1)? <= 0 {
+                    nobody_owed.push(row.uuid(0)?);
                 }
             }
         }
     }
     for chunk in chunks(&nobody_owed, 1) {
-        notification::Entity::delete_many()
+        let delete = notification::Entity::delete_many()
             .filter(notification::Column::Id.is_in(chunk.iter().copied()))
-            .exec(txn)
-            .await?;
+            .into_query();
+        txn.exec(txn.build(&delete)).await?;
     }
     Ok(())
 }
@@ -331,8 +326,8 @@ fn member_among(users: &[i64]) -> Condition {
 /// `message.acknowledged`: `user_id` is no longer owed any notification of these messages
 /// (all three kinds, §14.3); notifications nobody is owed any more are deleted. A
 /// notification written later (a new reaction) is owed again.
-pub async fn acknowledge<C: ConnectionTrait>(
-    txn: &C,
+pub async fn acknowledge(
+    txn: &impl Exec,
     user_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {

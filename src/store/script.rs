@@ -495,13 +495,18 @@ pub(super) struct Held {
 }
 
 impl Held {
-    async fn acquire(db: &DatabaseConnection) -> Result<Held, DbErr> {
+    pub(super) async fn acquire(db: &DatabaseConnection) -> Result<Held, DbErr> {
         let conn = db
             .get_sqlite_connection_pool()
             .acquire()
             .await
             .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
         Ok(Held { conn, ended: false })
+    }
+
+    /// Gives the connection back to the pool as it came: it was held, not used.
+    pub(super) fn untouched(mut self) {
+        self.ended = true;
     }
 
     /// The connection if it is idle in the pool now; `None` rather than waiting for it.

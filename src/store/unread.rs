@@ -25,7 +25,9 @@
 
 use entity::{message, read_receipt, room, room_member};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+
+use super::exec::Exec;
 use uuid::Uuid;
 
 use super::script::Script;
@@ -72,8 +74,8 @@ pub(super) fn count_new_messages(script: &mut Script, senders: &[(Uuid, i64, i64
 /// `messages` (a query of message ids) stop counting for the members `whose` selects: they are
 /// about to be read by them, or deleted. Run it before the receipts are written or the rows
 /// deleted, while the definition can still tell which of them were counted.
-pub async fn forget<C: ConnectionTrait>(
-    txn: &C,
+pub async fn forget(
+    txn: &impl Exec,
     messages: SelectStatement,
     whose: Condition,
 ) -> Result<(), StoreError> {
@@ -109,14 +111,14 @@ pub async fn forget<C: ConnectionTrait>(
         )
         .and_where(Expr::exists(unread_by_member).not())
         .to_owned();
-    room_member::Entity::update_many()
+    let update = room_member::Entity::update_many()
         .col_expr(
             room_member::Column::Settled,
             Expr::col(room_member::Column::Settled).add(Expr::from(counted)),
         )
         .filter(whose)
-        .exec(txn)
-        .await?;
+        .into_query();
+    txn.exec(txn.build(&update)).await?;
     Ok(())
 }
 
@@ -131,8 +133,8 @@ fn of_messages(column: message::Column, ids: &[Uuid]) -> SelectStatement {
 
 /// `reader_id` is about to read `message_ids` (live messages by others): they stop counting
 /// for the reader, in every room they are in.
-pub async fn forget_read<C: ConnectionTrait>(
-    txn: &C,
+pub async fn forget_read(
+    txn: &impl Exec,
     reader_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
@@ -151,8 +153,8 @@ pub async fn forget_read<C: ConnectionTrait>(
 }
 
 /// `message_ids` of `room_id` are about to be deleted: they stop counting for every member.
-pub async fn forget_deleted<C: ConnectionTrait>(
-    txn: &C,
+pub async fn forget_deleted(
+    txn: &impl Exec,
     room_id: Uuid,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {

@@ -51,9 +51,10 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::direct::Direct;
+use super::exec::{Lite, Tx};
 use super::messages::{self, Planned, References, Written};
 use super::script::Held;
-use super::QueryObserver;
+use super::{QueryObserver, StoreError};
 
 /// What a job's run asks of the transaction (or savepoint) it ran in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,6 +276,46 @@ impl Writer {
         if self.queue.send(job).await.is_ok() {
             counted.keep();
         }
+    }
+
+    /// Runs `work` as one transaction and commits it if it succeeds (rolls it back if not).
+    /// On a SQLite file the transaction is on the writer's own connection, on this thread,
+    /// its statements called straight into SQLite ([`super::exec`]); the connection is held
+    /// as for one of the writer's batches (and the pool's write connection with it, unused),
+    /// so it never overlaps a batch, a commit in a submitter's place or a pool transaction.
+    /// Elsewhere (PostgreSQL, an in-memory database, a stopped writer): a transaction of the
+    /// pool. `work` must only run statements on the [`Tx`] it is given: nothing else runs on
+    /// this thread's connection, and nothing of the writer's, until it is done.
+    pub async fn transaction<T, E>(
+        &self,
+        work: impl AsyncFnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let shared = &*self.shared;
+        let mut own = shared.direct.lock().await;
+        let Some(direct) = own.as_mut() else {
+            drop(own);
+            return pool_transaction(&shared.db, work).await;
+        };
+        let held = Held::acquire(&shared.db).await.map_err(StoreError::from)?;
+        let result = {
+            let conn = direct.begin().map_err(StoreError::from)?;
+            let tx = Tx::Own(Lite {
+                conn,
+                observe: shared.observe.as_ref(),
+            });
+            work(&tx).await
+        };
+        let ended = direct.end(result.is_ok());
+        held.untouched();
+        drop(own);
+        ended.map_err(StoreError::from)?;
+        if result.is_ok() {
+            shared.committed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        result
     }
 
     /// Commits `job` on this thread as a batch of one, if it is a plain message and the writer
@@ -524,6 +565,21 @@ async fn commit_folded(
         }
     }
     Some(commit_with_savepoints(db, batch).await)
+}
+
+/// [`Writer::transaction`] on a transaction of the pool.
+async fn pool_transaction<T, E>(
+    db: &DatabaseConnection,
+    work: impl AsyncFnOnce(&Tx<'_>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let txn = db.begin().await.map_err(StoreError::from)?;
+    // A failure drops `txn`, which rolls it back.
+    let done = work(&Tx::Pool(&txn)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(done)
 }
 
 /// A job's [`Job::message`]; one that panics is left to [`Job::run`].

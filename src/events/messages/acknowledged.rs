@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::gate::{check_in_order, live_messages, message_rights};
@@ -12,7 +11,7 @@ use crate::app::AppState;
 use crate::events::Caller;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame, MessageView};
-use crate::store::{self, StoreError};
+use crate::store;
 
 pub async fn acknowledged(
     app: &AppState,
@@ -24,7 +23,7 @@ pub async fn acknowledged(
     }
     // The gate, id by id in request order: a live message, in a room whose actor says the
     // caller may use its messages.
-    let found = live_messages(&app.db, message_ids).await?;
+    let found = live_messages(&app.reader, message_ids).await?;
     let rooms: Vec<Uuid> = message_ids
         .iter()
         .filter_map(|id| found.get(id).map(|m| m.room_id))
@@ -37,12 +36,15 @@ pub async fn acknowledged(
             .unwrap_or(Err(ChatError::NotFound))
     })?;
 
-    let txn = app.db.begin().await.map_err(StoreError::from)?;
-    store::messages::acknowledge(&txn, caller.user.id, message_ids).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    let user_id = caller.user.id;
+    app.rooms
+        .writer()
+        .transaction(async |txn| store::messages::acknowledge(txn, user_id, message_ids).await)
+        .await
+        .map_err(ChatError::from)?;
 
     // One dispatch per original sender, to all of that sender's connections.
-    let views = store::render::message_views(&app.db, message_ids).await?;
+    let views = store::render::message_views(&app.reader, message_ids).await?;
     let mut senders: Vec<i64> = Vec::new();
     let mut by_sender: HashMap<i64, Vec<MessageView>> = HashMap::new();
     for view in views {

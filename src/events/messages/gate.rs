@@ -15,6 +15,7 @@ use crate::protocol::errors::{denied, ChatError};
 use crate::rooms::messages::Authorize;
 use crate::rooms::room::Action;
 use crate::store;
+use crate::store::exec::Exec;
 
 /// The messages among `ids` that exist and are not soft-deleted (a soft-deleted message is
 /// gone for every message event, messages.md §8.3).
@@ -30,10 +31,10 @@ pub async fn live_messages<C: ConnectionTrait>(
         .collect())
 }
 
-/// Inside a change's transaction: every message it is about is still there and live (a
-/// concurrent delete of the same messages lost the race, and answers 4004).
-pub async fn still_live<C: ConnectionTrait>(txn: &C, ids: &[Uuid]) -> Result<(), ChatError> {
-    if live_messages(txn, ids).await?.len() == ids.len() {
+/// Inside a change's transaction: every message it is about (`ids`, distinct) is still there
+/// and live (a concurrent delete of the same messages lost the race, and answers 4004).
+pub async fn still_live(txn: &impl Exec, ids: &[Uuid]) -> Result<(), ChatError> {
+    if store::messages::all_live(txn, ids).await? {
         Ok(())
     } else {
         Err(ChatError::NotFound)

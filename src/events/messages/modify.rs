@@ -3,7 +3,6 @@
 //! the change is checked and written while the room is lent to this event, so it cannot
 //! overtake the author leaving, and its dispatch takes its place in the room's commit order.
 
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::content::sanitized;
@@ -15,8 +14,8 @@ use crate::protocol::errors::{denied, ChatError};
 use crate::protocol::server::{event, routed, Frame, MessageEdited, MessagesDeleted};
 use crate::rooms::lease;
 use crate::rooms::room::Action;
+use crate::store;
 use crate::store::messages::Deletion;
-use crate::store::{self, StoreError};
 
 pub async fn modify(
     app: &AppState,
@@ -43,7 +42,7 @@ pub async fn modify(
 /// all be in one room (4003, judged over the messages checked so far, before authorship); and
 /// each must be the caller's (4002). Returns that room.
 async fn authored_room(app: &AppState, user_id: i64, ids: &[Uuid]) -> Result<Uuid, ChatError> {
-    let found = live_messages(&app.db, ids).await?;
+    let found = live_messages(&app.reader, ids).await?;
     let mut room = None;
     for id in ids {
         let message = found.get(id).ok_or(ChatError::NotFound)?;
@@ -81,12 +80,15 @@ async fn edit(app: &AppState, req: &MessageModify) -> Result<Frame, ChatError> {
         return Err(ChatError::rule(NO_EDIT_CONTENT));
     }
 
-    let txn = app.db.begin().await.map_err(StoreError::from)?;
-    still_live(&txn, &[id]).await?;
-    store::messages::edit(&txn, id, content).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    app.rooms
+        .writer()
+        .transaction(async |txn| -> Result<(), ChatError> {
+            still_live(txn, &[id]).await?;
+            Ok(store::messages::edit(txn, id, content).await?)
+        })
+        .await?;
 
-    let view = store::render::message_views(&app.db, &[id])
+    let view = store::render::message_views(&app.reader, &[id])
         .await?
         .pop()
         .ok_or(ChatError::NotFound)?;
@@ -104,10 +106,13 @@ async fn delete(app: &AppState, room_id: Uuid, req: &MessageModify) -> Result<Fr
     } else {
         Deletion::Hard
     };
-    let txn = app.db.begin().await.map_err(StoreError::from)?;
-    still_live(&txn, &req.ids).await?;
-    store::messages::delete(&txn, room_id, &req.ids, how).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    app.rooms
+        .writer()
+        .transaction(async |txn| -> Result<(), ChatError> {
+            still_live(txn, &req.ids).await?;
+            Ok(store::messages::delete(txn, room_id, &req.ids, how).await?)
+        })
+        .await?;
     Ok(routed(
         event::MESSAGE_MODIFICATION,
         &MessagesDeleted::new(req.echo.clone()),

@@ -2,8 +2,6 @@
 //! one; the same emoji again changes nothing, DECISIONS 24) or remove. Any member may react.
 //! Checked and written while the message's room is lent to this event (see `rooms::lease`).
 
-use sea_orm::TransactionTrait;
-
 use super::gate::{live_messages, still_live};
 use crate::app::AppState;
 use crate::events::Caller;
@@ -15,7 +13,7 @@ use crate::rooms::lease;
 use crate::rooms::room::Action;
 use crate::store::messages::Reacted;
 use crate::store::notifications::NotificationKind;
-use crate::store::{self, now, StoreError};
+use crate::store::{self, now};
 
 pub async fn react(
     app: &AppState,
@@ -24,7 +22,7 @@ pub async fn react(
 ) -> Result<Option<Frame>, ChatError> {
     let user_id = caller.user.id;
     let id = req.message_id;
-    let message = live_messages(&app.db, &[id])
+    let message = live_messages(&app.reader, &[id])
         .await?
         .remove(&id)
         .ok_or(ChatError::NotFound)?;
@@ -32,46 +30,50 @@ pub async fn react(
     lease.room().authorize(user_id, Action::UseMessages)?;
     let change = parse_reaction(req.kind.as_ref(), req.reaction_content.as_ref())?;
 
-    let txn = app.db.begin().await.map_err(StoreError::from)?;
-    still_live(&txn, &[id]).await?;
-    let mut notice = None;
-    let removed = match &change {
-        ReactionChange::Add(content) => {
-            let reacted = store::messages::react(&txn, id, user_id, content).await?;
-            if reacted != Reacted::Unchanged && app.settings.notifications.enabled {
-                // Everyone in the room but the reactor, the author included (§14.2).
-                let others: Vec<i64> = lease
-                    .room()
-                    .members
-                    .iter()
-                    .copied()
-                    .filter(|u| *u != user_id)
-                    .collect();
-                let at = now();
-                let kind = NotificationKind::Reaction;
-                let room_id = message.room_id;
-                let created =
-                    store::notifications::create(&txn, room_id, id, kind, user_id, &others, at)
-                        .await?;
-                notice = created.map(|notification_id| Created {
-                    notification_id,
-                    kind,
-                    room_id: message.room_id,
-                    message_id: id,
-                    actor: caller.user.clone(),
-                    content: message.content.clone(),
-                    reaction: Some(content.clone()),
-                    recipients: others,
-                    at,
-                });
+    let at = now();
+    let (removed, notice) = app
+        .rooms
+        .writer()
+        .transaction(async |txn| -> Result<_, ChatError> {
+            still_live(txn, &[id]).await?;
+            let content = match &change {
+                ReactionChange::Add(content) => content,
+                ReactionChange::Remove => {
+                    return Ok((store::messages::unreact(txn, id, user_id).await?, None))
+                }
+            };
+            let reacted = store::messages::react(txn, id, user_id, content).await?;
+            if reacted == Reacted::Unchanged || !app.settings.notifications.enabled {
+                return Ok((false, None));
             }
-            false
-        }
-        ReactionChange::Remove => store::messages::unreact(&txn, id, user_id).await?,
-    };
-    txn.commit().await.map_err(StoreError::from)?;
+            // Everyone in the room but the reactor, the author included (§14.2).
+            let others: Vec<i64> = lease
+                .room()
+                .members
+                .iter()
+                .copied()
+                .filter(|u| *u != user_id)
+                .collect();
+            let kind = NotificationKind::Reaction;
+            let room_id = message.room_id;
+            let created =
+                store::notifications::create(txn, room_id, id, kind, user_id, &others, at).await?;
+            let notice = created.map(|notification_id| Created {
+                notification_id,
+                kind,
+                room_id,
+                message_id: id,
+                actor: caller.user.clone(),
+                content: message.content.clone(),
+                reaction: Some(content.clone()),
+                recipients: others,
+                at,
+            });
+            Ok((false, notice))
+        })
+        .await?;
 
-    let view = store::render::message_views(&app.db, &[id])
+    let view = store::render::message_views(&app.reader, &[id])
         .await?
         .pop()
         .ok_or(ChatError::NotFound)?;

@@ -3,7 +3,6 @@
 //! (all or none: one message already read refuses the batch with 4005) that no leave can
 //! overtake, and each room's `readreceipt.dispatch` takes its place in that room's order.
 
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::gate::{check_in_order, live_messages, still_live};
@@ -14,7 +13,7 @@ use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame, MessageView};
 use crate::rooms::lease;
 use crate::rooms::room::Action;
-use crate::store::{self, StoreError};
+use crate::store;
 
 pub async fn read(
     app: &AppState,
@@ -25,7 +24,7 @@ pub async fn read(
     if req.ids.is_empty() {
         return Ok(None);
     }
-    let found = live_messages(&app.db, &req.ids).await?;
+    let found = live_messages(&app.reader, &req.ids).await?;
     let mut leases = lease::borrow_all(&app.rooms, found.values().map(|m| m.room_id)).await?;
     check_in_order(&req.ids, &found, |room| match leases.get(&room) {
         Some(lease) => lease.room().authorize(user_id, Action::UseMessages),
@@ -43,14 +42,17 @@ pub async fn read(
     if selected.is_empty() {
         return Ok(None);
     }
-    let txn = app.db.begin().await.map_err(StoreError::from)?;
-    still_live(&txn, &selected).await?;
-    store::messages::mark_read(&txn, user_id, &selected).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    app.rooms
+        .writer()
+        .transaction(async |txn| -> Result<(), ChatError> {
+            still_live(txn, &selected).await?;
+            Ok(store::messages::mark_read(txn, user_id, &selected).await?)
+        })
+        .await?;
 
     // One frame per room: the message itself in single mode, an array in bulk mode (rooms in
     // order of first appearance, messages in request order).
-    let views = store::render::message_views(&app.db, &selected).await?;
+    let views = store::render::message_views(&app.reader, &selected).await?;
     let mut by_room: Vec<(Uuid, Vec<MessageView>)> = Vec::new();
     for view in views {
         match by_room.iter_mut().find(|(room, _)| *room == view.room.id) {

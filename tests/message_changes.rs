@@ -1,0 +1,228 @@
+//! Reactions, read receipts and delivery receipts committed on the writer's own connection
+//! (a SQLite file) or in a pool transaction (PostgreSQL): the same frames, the same errors in
+//! the same order, and the writer's sends unaffected when both come at once.
+
+mod common;
+
+use common::messages::{alice_and_bob, rows, send_to};
+use common::rooms::{constraint, denied, not_found};
+use common::{create_one_to_one, normalize_times, spawn_app, user_json, Client};
+use serde_json::{json, Value};
+
+/// The next `n` frames of a connection, by event type, in arrival order within each type.
+async fn frames(client: &mut Client, n: usize) -> std::collections::BTreeMap<String, Vec<Value>> {
+    let mut by_type = std::collections::BTreeMap::<String, Vec<Value>>::new();
+    for _ in 0..n {
+        let mut frame = client.recv().await;
+        normalize_times(&mut frame["data"]);
+        let event_type = frame["eventType"].as_str().expect("a dispatch").to_string();
+        by_type
+            .entry(event_type)
+            .or_default()
+            .push(frame["data"].take());
+    }
+    by_type
+}
+
+async fn unread_count(client: &mut Client) -> Value {
+    client.emit("room.list", json!({})).await;
+    let list = client.recv_dispatch("roomlist.dispatch").await;
+    list[0]["unread_count"].clone()
+}
+
+#[tokio::test]
+async fn a_reaction_and_a_read_racing_sends_to_the_same_room_are_each_dispatched_once() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob, room) = alice_and_bob(&app).await;
+    let first = send_to(&mut alice, room, "first", &mut [&mut bob]).await;
+
+    // Bob's two changes and Alice's two sends go in together; each connection's events are
+    // handled in order, the two connections' in any order.
+    bob.emit(
+        "message.react",
+        json!({"type": "add", "message_id": first["id"], "reaction_content": "👍"}),
+    )
+    .await;
+    bob.emit("message.read", json!({"message_id": first["id"]}))
+        .await;
+    for content in ["second", "third"] {
+        alice
+            .emit("message.send", json!({"room_id": room, "content": content}))
+            .await;
+    }
+
+    let at_alice = frames(&mut alice, 4).await;
+    let at_bob = frames(&mut bob, 4).await;
+    assert_eq!(at_alice, at_bob);
+    // The sends, in order, each once.
+    let sent: Vec<&Value> = at_alice["message.dispatch"]
+        .iter()
+        .map(|m| &m["content"])
+        .collect();
+    assert_eq!(sent, [&json!("second"), &json!("third")]);
+    // The reaction as committed before the read; the read with the reaction.
+    let reacted = &at_alice["reaction.dispatch"];
+    assert_eq!(reacted.len(), 1);
+    let reaction = reacted[0]["message"]["reactions"][0].clone();
+    let mut with_reaction = first.clone();
+    normalize_times(&mut with_reaction);
+    with_reaction["reactions"] = json!([{"id": reaction["id"], "user": user_json(2),
+        "reaction_content": "👍", "created_at": "<ts>"}]);
+    assert_eq!(
+        reacted[0],
+        json!({"status": "successful", "type": "add", "message": with_reaction})
+    );
+    let mut read = with_reaction.clone();
+    read["read_receipts"] = json!([{"reader": user_json(2), "read_at": "<ts>"}]);
+    assert_eq!(at_alice["readreceipt.dispatch"], [read]);
+    alice.assert_nothing_pending().await;
+    bob.assert_nothing_pending().await;
+
+    let db = app.db().await;
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 1);
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 1);
+    assert_eq!(rows::<entity::message::Entity>(&db).await, 3);
+    // Bob read the first; the two sent meanwhile still count for him.
+    assert_eq!(unread_count(&mut bob).await, json!(2));
+}
+
+#[tokio::test]
+async fn reads_reactions_and_acknowledgements_of_a_deleted_message_answer_4004_and_store_nothing() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob, room) = alice_and_bob(&app).await;
+    let gone = send_to(&mut alice, room, "soon gone", &mut [&mut bob]).await;
+    let kept = send_to(&mut alice, room, "kept", &mut [&mut bob]).await;
+    alice
+        .emit(
+            "message.modify",
+            json!({"action": "delete", "message_id": [gone["id"]]}),
+        )
+        .await;
+    alice.recv_dispatch("messagemodification.dispatch").await;
+    bob.recv_dispatch("messagemodification.dispatch").await;
+
+    for (event_type, data) in [
+        ("message.read", json!({"message_id": gone["id"]})),
+        (
+            "message.read",
+            json!({"message_id": [kept["id"], gone["id"]]}),
+        ),
+        (
+            "message.react",
+            json!({"type": "add", "message_id": gone["id"], "reaction_content": "👍"}),
+        ),
+        (
+            "message.react",
+            json!({"type": "remove", "message_id": gone["id"]}),
+        ),
+        (
+            "message.acknowledged",
+            json!({"message_id": [kept["id"], gone["id"]]}),
+        ),
+    ] {
+        bob.refused(event_type, data, not_found()).await;
+    }
+    alice.assert_nothing_pending().await;
+    let db = app.db().await;
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 0);
+    assert_eq!(unread_count(&mut bob).await, json!(1));
+}
+
+#[tokio::test]
+async fn a_bulk_read_across_rooms_with_one_not_the_callers_stores_nothing_then_reads_the_rest() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob, ab) = alice_and_bob(&app).await;
+    let mut carol = app.user(3).await;
+    let bc = create_one_to_one(&mut bob, 2, &mut carol, 3).await;
+    let ac = create_one_to_one(&mut alice, 1, &mut carol, 3).await;
+    let from_alice = send_to(&mut alice, ab, "from alice", &mut [&mut bob]).await;
+    let from_carol = send_to(&mut carol, bc, "from carol", &mut [&mut bob]).await;
+    let not_bobs = send_to(&mut carol, ac, "not for bob", &mut [&mut alice]).await;
+
+    bob.refused(
+        "message.read",
+        json!({"message_id": [from_alice["id"], from_carol["id"], not_bobs["id"]]}),
+        denied("User is not authorized to access this message"),
+    )
+    .await;
+    for client in [&mut alice, &mut carol] {
+        client.assert_nothing_pending().await;
+    }
+    assert_eq!(
+        rows::<entity::read_receipt::Entity>(&app.db().await).await,
+        0
+    );
+
+    bob.emit(
+        "message.read",
+        json!({"message_id": [from_alice["id"], from_carol["id"]]}),
+    )
+    .await;
+    let mut at_bob = frames(&mut bob, 2).await;
+    let mut in_ab = alice.recv_dispatch("readreceipt.dispatch").await;
+    let mut in_bc = carol.recv_dispatch("readreceipt.dispatch").await;
+    normalize_times(&mut in_ab);
+    normalize_times(&mut in_bc);
+    let mut at_bob = at_bob.remove("readreceipt.dispatch").expect("two arrays");
+    at_bob.sort_by_key(|frame| frame[0]["room"]["id"] != json!(ab));
+    assert_eq!(at_bob, [in_ab.clone(), in_bc.clone()]);
+    for (frame, message) in [(&in_ab, &from_alice), (&in_bc, &from_carol)] {
+        let mut expected = message.clone();
+        normalize_times(&mut expected);
+        expected["read_receipts"] = json!([{"reader": user_json(2), "read_at": "<ts>"}]);
+        assert_eq!(frame, &json!([expected]));
+    }
+    for client in [&mut alice, &mut bob, &mut carol] {
+        client.assert_nothing_pending().await;
+    }
+    // Both of Bob's rooms are read; nothing counts for him any more.
+    bob.emit("room.list", json!({})).await;
+    let list = bob.recv_dispatch("roomlist.dispatch").await;
+    let unread: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["unread_count"])
+        .collect();
+    assert_eq!(unread, [&json!(0), &json!(0)]);
+}
+
+#[tokio::test]
+async fn a_change_refused_by_the_database_leaves_the_writes_after_it_working() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob, room) = alice_and_bob(&app).await;
+    let message = send_to(&mut alice, room, "read me", &mut [&mut bob]).await;
+    bob.emit("message.read", json!({"message_id": message["id"]}))
+        .await;
+    bob.recv_dispatch("readreceipt.dispatch").await;
+    alice.recv_dispatch("readreceipt.dispatch").await;
+
+    // The unique receipt refuses the second read: rolled back, 4005.
+    bob.refused(
+        "message.read",
+        json!({"message_id": message["id"]}),
+        constraint(),
+    )
+    .await;
+    // A send (the writer's batch), a reaction and an acknowledgement (changes) still commit.
+    let after = send_to(&mut alice, room, "after", &mut [&mut bob]).await;
+    bob.emit(
+        "message.react",
+        json!({"type": "add", "message_id": after["id"], "reaction_content": "👍"}),
+    )
+    .await;
+    bob.recv_dispatch("reaction.dispatch").await;
+    alice.recv_dispatch("reaction.dispatch").await;
+    bob.emit("message.acknowledged", json!({"message_id": after["id"]}))
+        .await;
+    let delivered = alice.recv_dispatch("messagedelivered.dispatch").await;
+    assert_eq!(delivered[0]["delivered_to"], json!(["user2"]));
+    alice.assert_nothing_pending().await;
+    bob.assert_nothing_pending().await;
+    let db = app.db().await;
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 1);
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 1);
+    assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 1);
+}
