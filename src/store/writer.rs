@@ -125,6 +125,8 @@ struct Shared {
     /// (whichever connection the batch runs on), by a submitter for a commit in its place;
     /// `None` on PostgreSQL or an in-memory database, and once the writer has ended.
     direct: Mutex<Option<Direct>>,
+    /// Whether `direct` was opened at all (a SQLite file).
+    has_direct: bool,
     observe: Option<QueryObserver>,
     /// Jobs handed over and not yet answered: queued, waiting for room in the queue, in the
     /// writer's batch, or committing in a submitter's place. Counted before a job enters the
@@ -206,6 +208,7 @@ impl Writer {
         let (committed, commits) = watch::channel(0);
         let shared = Arc::new(Shared {
             db,
+            has_direct: direct.is_some(),
             direct: Mutex::new(direct),
             observe,
             in_flight: AtomicUsize::new(0),
@@ -294,6 +297,11 @@ impl Writer {
         E: From<StoreError>,
     {
         let shared = &*self.shared;
+        // Without a connection of its own (PostgreSQL) the writer still holds the lock for
+        // each of its batches: no reason to wait for one.
+        if !shared.has_direct {
+            return pool_transaction(&shared.db, work).await;
+        }
         let mut own = shared.direct.lock().await;
         let Some(direct) = own.as_mut() else {
             drop(own);
