@@ -5,7 +5,7 @@
 mod common;
 
 use common::messages::{alice_and_bob, rows, send_to};
-use common::rooms::{constraint, denied, not_found};
+use common::rooms::{constraint, create_group, denied, not_found};
 use common::{create_one_to_one, normalize_times, spawn_app, user_json, Client};
 use serde_json::{json, Value};
 
@@ -225,4 +225,62 @@ async fn a_change_refused_by_the_database_leaves_the_writes_after_it_working() {
     assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 1);
     assert_eq!(rows::<entity::reaction::Entity>(&db).await, 1);
     assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 1);
+}
+
+#[tokio::test]
+async fn members_acknowledging_the_same_messages_at_once_are_all_answered() {
+    let app = spawn_app().await;
+    let [mut alice, b, c, d, e, f, g, h] = app.users([1, 2, 3, 4, 5, 6, 7, 8]).await;
+    let mut members = [b, c, d, e, f, g, h];
+    let mut others: Vec<&mut Client> = members.iter_mut().collect();
+    let room = create_group(&mut alice, &[2, 3, 4, 5, 6, 7, 8], &mut others).await;
+    let rounds = 20;
+    for round in 0..rounds {
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let content = format!("round {round}, message {n}");
+            ids.push(send_to(&mut alice, room, &content, &mut others).await["id"].clone());
+        }
+        // Two members react to each: every message has three notifications to settle.
+        for reactor in others.iter_mut().take(2) {
+            for id in &ids {
+                reactor
+                    .emit(
+                        "message.react",
+                        json!({"type": "add", "message_id": id, "reaction_content": "👍"}),
+                    )
+                    .await;
+            }
+        }
+        for _ in 0..6 {
+            alice.recv_dispatch("reaction.dispatch").await;
+            for member in others.iter_mut() {
+                member.recv_dispatch("reaction.dispatch").await;
+            }
+        }
+        // Everyone but the author acknowledges all three at once.
+        for member in others.iter_mut() {
+            member
+                .emit("message.acknowledged", json!({"message_id": ids}))
+                .await;
+        }
+        for _ in 0..others.len() {
+            let delivered = alice.recv_dispatch("messagedelivered.dispatch").await;
+            assert_eq!(delivered.as_array().map(Vec::len), Some(3));
+        }
+    }
+    alice.assert_nothing_pending().await;
+    for member in others.iter_mut() {
+        member.assert_nothing_pending().await;
+    }
+    let db = app.db().await;
+    assert_eq!(
+        rows::<entity::message_delivery::Entity>(&db).await,
+        rounds * 3 * 7
+    );
+    // Every notification but the reactions' is settled; those are still owed to Alice.
+    assert_eq!(
+        rows::<entity::notification::Entity>(&db).await,
+        rounds * 3 * 2
+    );
 }

@@ -23,7 +23,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{notification, notification_release, room, room_member};
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, OnConflict, Order, Query};
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryTrait,
@@ -283,6 +285,28 @@ async fn release(txn: &impl Exec, whose: Condition, among: Condition) -> Result<
     let mut by_count: HashMap<i64, Vec<Uuid>> = HashMap::new();
     for (id, count) in released {
         by_count.entry(count).or_default().push(id);
+    }
+    if txn.backend() == DatabaseBackend::Postgres {
+        // Two releases of the same notifications (two members acknowledging the same
+        // messages at once) settle the same rows: each first locks them in id order, so
+        // neither holds one the other has to wait for. Left to the UPDATEs, the rows are
+        // locked in whatever order each plan meets them, and PostgreSQL ends one of the two
+        // with a deadlock (docs/performance.md, "What a reaction, a read receipt and an
+        // acknowledgement cost"). The lock is the UPDATE's own (`NO KEY UPDATE`): the
+        // release rows just inserted hold `KEY SHARE` on the same rows, which a `FOR UPDATE`
+        // would wait for. SQLite runs one writing transaction at a time.
+        let mut ids: Vec<Uuid> = by_count.values().flatten().copied().collect();
+        ids.sort_unstable();
+        for chunk in chunks(&ids, 1) {
+            let lock = Query::select()
+                .column(notification::Column::Id)
+                .from(notification::Entity)
+                .and_where(notification::Column::Id.is_in(chunk.iter().copied()))
+                .order_by(notification::Column::Id, Order::Asc)
+                .lock(LockType::NoKeyUpdate)
+                .to_owned();
+            txn.rows(txn.build(&lock)).await?;
+        }
     }
     let mut nobody_owed = Vec::new();
     for (count, ids) in by_count {
