@@ -163,6 +163,7 @@ fn fanout(c: &mut Criterion) {
                 delivery,
                 Notices::off(),
                 rooms_arbiter.handle(),
+                settings.rooms.actor_thread,
                 settings.mailboxes.room,
                 Duration::from_secs(3600),
             );

@@ -182,6 +182,21 @@ pub struct RoomSettings {
     pub default_max_subscribers: i64,
     /// Seconds a room's actor may sit unused before it is retired (it reloads on next use).
     pub actor_idle_timeout: f64,
+    /// Which thread a room's actor is started on (docs/performance.md, "A room on its
+    /// sender's worker").
+    pub actor_thread: ActorThread,
+}
+
+/// Where a room's actor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorThread {
+    /// The room actors' own thread, beside the HTTP workers: every send crosses to it and back.
+    Actors,
+    /// The HTTP worker of the connection whose event first needs the room (the actors' thread
+    /// when that is no worker): a send from a connection on that worker reaches its room, and
+    /// the room its sessions there, without waking another thread.
+    Worker,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -122,6 +122,7 @@ impl Application {
             delivery.clone(),
             notices.clone(),
             actors.handle(),
+            settings.rooms.actor_thread,
             settings.mailboxes.room,
             settings.room_actor_idle_timeout(),
         ));

@@ -6,7 +6,7 @@ mod common;
 
 use common::messages::{history, pending_kinds, react_to, recv_on_all, rows, send_to};
 use common::rooms::{create_channel, create_room, denied, texts};
-use common::{assert_uuid, normalize_times, spawn_app, user_json, Client};
+use common::{assert_uuid, normalize_times, spawn_app, spawn_app_with, user_json, Client};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -283,10 +283,31 @@ async fn members_acting_at_once_are_all_heard_and_all_stored() {
 
 #[tokio::test]
 async fn a_burst_into_a_group_spread_over_both_workers_reaches_every_connection_in_order() {
+    burst_over_both_workers(&[
+        ("rooms.actor_thread", "actors"),
+        ("database.writer_thread", "own"),
+    ])
+    .await;
+}
+
+/// The same with the room's actor on the sender's worker (`rooms.actor_thread = "worker"`;
+/// the sender is the room's first caller) and the sends committed there while the writer is
+/// idle (both the defaults): the sessions on that worker are flushed by the room itself, those
+/// on the other one once per dispatch.
+#[tokio::test]
+async fn with_the_room_on_the_senders_worker_a_burst_reaches_every_connection_in_order() {
+    burst_over_both_workers(&[
+        ("rooms.actor_thread", "worker"),
+        ("database.writer_thread", "adaptive"),
+    ])
+    .await;
+}
+
+async fn burst_over_both_workers(settings: &[(&str, &str)]) {
     // Eight connections to a server with two HTTP workers are spread over both (the server
     // hands connections to its workers in turn), so each dispatch is flushed to sessions on
     // both, a worker at a time, while the member who sends does not wait between sends.
-    let app = spawn_app().await;
+    let app = spawn_app_with(settings).await;
     let mut members: Vec<Client> = app.users([1, 2, 3, 4, 5, 6]).await.into();
     let (first, rest) = members.split_first_mut().unwrap();
     let mut others: Vec<&mut Client> = rest.iter_mut().collect();

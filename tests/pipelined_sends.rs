@@ -71,12 +71,18 @@ async fn refuse_boom(app: &TestApp) {
 /// Alice (user 1, two connections), Bob and Carol in a group; Alice and Bob in a one-to-one
 /// chat; Bob and Carol in one that Alice is not in. Alice's first connection writes a burst of
 /// events without reading; returns what each connection then receives, summarised, with the
-/// rooms (group, alice–bob, bob–carol). `writer_thread`: `database.writer_thread`.
-async fn burst(pipelined_sends: &str, writer_thread: &str) -> (Vec<Vec<Value>>, [Uuid; 3]) {
+/// rooms (group, alice–bob, bob–carol). `writer_thread`: `database.writer_thread`;
+/// `actor_thread`: `rooms.actor_thread`.
+async fn burst(
+    pipelined_sends: &str,
+    writer_thread: &str,
+    actor_thread: &str,
+) -> (Vec<Vec<Value>>, [Uuid; 3]) {
     let app = spawn_app_with(&[
         ("sessions.pipelined_sends", pipelined_sends),
         ("limits.max_content_chars", "20"),
         ("database.writer_thread", writer_thread),
+        ("rooms.actor_thread", actor_thread),
     ])
     .await;
     refuse_boom(&app).await;
@@ -138,8 +144,9 @@ async fn burst(pipelined_sends: &str, writer_thread: &str) -> (Vec<Vec<Value>>, 
 async fn the_order_of_a_burst_is_the_order_of_its_events(
     pipelined_sends: &str,
     writer_thread: &str,
+    actor_thread: &str,
 ) {
-    let (frames, [group, pair, _]) = burst(pipelined_sends, writer_thread).await;
+    let (frames, [group, pair, _]) = burst(pipelined_sends, writer_thread, actor_thread).await;
     let [alice, alice_too, bob, carol]: [Vec<Value>; 4] = frames.try_into().expect("four");
     let room_info = json!({"dispatch": "roominfo.dispatch", "room": group});
     let dispatches = [
@@ -194,12 +201,12 @@ async fn the_order_of_a_burst_is_the_order_of_its_events(
 
 #[tokio::test]
 async fn a_pipelined_burst_comes_out_in_the_order_of_its_events_for_every_connection() {
-    the_order_of_a_burst_is_the_order_of_its_events("8", "own").await;
+    the_order_of_a_burst_is_the_order_of_its_events("8", "own", "actors").await;
 }
 
 #[tokio::test]
 async fn a_window_of_two_keeps_the_same_order() {
-    the_order_of_a_burst_is_the_order_of_its_events("2", "own").await;
+    the_order_of_a_burst_is_the_order_of_its_events("2", "own", "actors").await;
 }
 
 /// The writer on the room actors' thread (`database.writer_thread = "rooms"`): the rooms wait
@@ -207,8 +214,8 @@ async fn a_window_of_two_keeps_the_same_order() {
 /// or one at a time.
 #[tokio::test]
 async fn with_the_writer_on_the_rooms_thread_a_burst_keeps_the_same_order() {
-    the_order_of_a_burst_is_the_order_of_its_events("8", "rooms").await;
-    the_order_of_a_burst_is_the_order_of_its_events("1", "rooms").await;
+    the_order_of_a_burst_is_the_order_of_its_events("8", "rooms", "actors").await;
+    the_order_of_a_burst_is_the_order_of_its_events("1", "rooms", "actors").await;
 }
 
 /// The writer committing a send on the room actors' thread while it is idle
@@ -217,14 +224,26 @@ async fn with_the_writer_on_the_rooms_thread_a_burst_keeps_the_same_order() {
 #[tokio::test]
 async fn with_sends_committed_where_they_are_while_the_writer_is_idle_a_burst_keeps_the_same_order()
 {
-    the_order_of_a_burst_is_the_order_of_its_events("8", "adaptive").await;
-    the_order_of_a_burst_is_the_order_of_its_events("1", "adaptive").await;
+    the_order_of_a_burst_is_the_order_of_its_events("8", "adaptive", "actors").await;
+    the_order_of_a_burst_is_the_order_of_its_events("1", "adaptive", "actors").await;
+}
+
+/// Each room's actor on the HTTP worker of the connection that first needs it
+/// (`rooms.actor_thread = "worker"`): Alice's connection, Bob's and Carol's sit on both of the
+/// test server's workers, so some dispatches are flushed where the room is and some cross to
+/// the other worker; with the writer committing in the sender's place while it is idle, the
+/// commits run on a worker too. Every frame still comes out in the order of the events.
+#[tokio::test]
+async fn with_rooms_on_their_first_callers_worker_a_burst_keeps_the_same_order() {
+    the_order_of_a_burst_is_the_order_of_its_events("8", "adaptive", "worker").await;
+    the_order_of_a_burst_is_the_order_of_its_events("1", "adaptive", "worker").await;
+    the_order_of_a_burst_is_the_order_of_its_events("8", "own", "worker").await;
 }
 
 #[tokio::test]
 async fn one_event_at_a_time_gives_the_same_frames_as_pipelining() {
-    let (one_at_a_time, _) = burst("1", "own").await;
-    let (pipelined, _) = burst("8", "own").await;
+    let (one_at_a_time, _) = burst("1", "own", "actors").await;
+    let (pipelined, _) = burst("8", "own", "actors").await;
     // Rooms have new ids on each server: compare with the rooms named by their position.
     let rename = |runs: Vec<Vec<Value>>| -> Vec<Vec<Value>> {
         runs.into_iter()

@@ -27,7 +27,22 @@ async fn until_live_actors(app: &TestApp, n: usize) {
 
 #[tokio::test]
 async fn a_retired_room_actor_comes_back_with_its_members_admins_and_lock() {
-    let app = spawn_app_with(&[("rooms.actor_idle_timeout", "0.2")]).await;
+    retired_and_back("actors").await;
+}
+
+/// The same with each room's actor on the HTTP worker of its first caller
+/// (`rooms.actor_thread = "worker"`): the fresh actor may start on the other worker.
+#[tokio::test]
+async fn a_retired_room_actor_on_a_worker_comes_back_with_its_members_admins_and_lock() {
+    retired_and_back("worker").await;
+}
+
+async fn retired_and_back(actor_thread: &str) {
+    let app = spawn_app_with(&[
+        ("rooms.actor_idle_timeout", "0.2"),
+        ("rooms.actor_thread", actor_thread),
+    ])
+    .await;
     let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
     let group = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
     for (action, data) in [
@@ -112,7 +127,17 @@ async fn a_deleted_room_stops_its_actor_however_it_was_deleted() {
 
 #[tokio::test]
 async fn every_member_sees_a_rooms_messages_in_one_order_which_is_the_commit_order() {
-    one_order_which_is_the_commit_order("own").await;
+    one_order_which_is_the_commit_order("own", "actors").await;
+}
+
+/// The same with the room's actor on the HTTP worker of its first caller
+/// (`rooms.actor_thread = "worker"`): the three members' connections sit on both of the test
+/// server's workers, so some sends reach the room on its own worker and some cross from the
+/// other; with `adaptive` some commit there, on the worker, and some by the writer.
+#[tokio::test]
+async fn with_the_room_on_its_first_callers_worker_the_order_is_the_commit_order() {
+    one_order_which_is_the_commit_order("own", "worker").await;
+    one_order_which_is_the_commit_order("adaptive", "worker").await;
 }
 
 /// The same with sends committed on the room actors' thread while the writer is idle
@@ -120,11 +145,15 @@ async fn every_member_sees_a_rooms_messages_in_one_order_which_is_the_commit_ord
 #[tokio::test]
 async fn with_sends_committed_where_they_are_while_the_writer_is_idle_the_order_is_the_commit_order(
 ) {
-    one_order_which_is_the_commit_order("adaptive").await;
+    one_order_which_is_the_commit_order("adaptive", "actors").await;
 }
 
-async fn one_order_which_is_the_commit_order(writer_thread: &str) {
-    let app = spawn_app_with(&[("database.writer_thread", writer_thread)]).await;
+async fn one_order_which_is_the_commit_order(writer_thread: &str, actor_thread: &str) {
+    let app = spawn_app_with(&[
+        ("database.writer_thread", writer_thread),
+        ("rooms.actor_thread", actor_thread),
+    ])
+    .await;
     let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
     let group = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
     const EACH: usize = 5;
@@ -171,7 +200,7 @@ async fn message_ids(client: &mut Client, n: usize) -> Vec<Value> {
 /// replayed as he connects.
 #[tokio::test]
 async fn with_the_writer_on_the_rooms_thread_sends_survive_a_restart() {
-    sends_survive_a_restart("rooms").await;
+    sends_survive_a_restart("rooms", "actors").await;
 }
 
 /// The same with sends committed on the room actors' thread while the writer is idle
@@ -179,11 +208,25 @@ async fn with_the_writer_on_the_rooms_thread_sends_survive_a_restart() {
 /// writer's own connection, and the writer closes it only after the last of them.
 #[tokio::test]
 async fn with_sends_committed_where_they_are_while_the_writer_is_idle_they_survive_a_restart() {
-    sends_survive_a_restart("adaptive").await;
+    sends_survive_a_restart("adaptive", "actors").await;
 }
 
-async fn sends_survive_a_restart(writer_thread: &str) {
-    let mut app = spawn_app_with(&[("database.writer_thread", writer_thread)]).await;
+/// The same with the room's actor on the HTTP worker of its first caller
+/// (`rooms.actor_thread = "worker"`): Alice's sends commit on that worker while the writer is
+/// idle, and the worker's end at the stop neither loses them nor keeps the room from starting
+/// afresh on the next server.
+#[tokio::test]
+async fn with_the_room_on_its_first_callers_worker_sends_survive_a_restart() {
+    sends_survive_a_restart("adaptive", "worker").await;
+    sends_survive_a_restart("own", "worker").await;
+}
+
+async fn sends_survive_a_restart(writer_thread: &str, actor_thread: &str) {
+    let mut app = spawn_app_with(&[
+        ("database.writer_thread", writer_thread),
+        ("rooms.actor_thread", actor_thread),
+    ])
+    .await;
     let (mut alice, mut bob) = (app.user(1).await, app.user(2).await);
     let room = common::create_one_to_one(&mut alice, 1, &mut bob, 2).await;
     let first = send_message(&mut alice, room, "while bob is here").await;

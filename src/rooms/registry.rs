@@ -1,8 +1,9 @@
 //! `RoomRegistry`: room id → that room's `RoomActor`, and the one way to reach it
 //! ([`RoomRegistry::call`]). It supervises the actors: it starts one (under an actix
-//! `Supervisor`, on the rooms arbiter) the first time a room is needed, replaces one whose
-//! mailbox closed (a panic ends actor and supervisor alike), and retires actors that have been
-//! idle for `rooms.actor_idle_timeout`.
+//! `Supervisor`, on the rooms arbiter, or with `rooms.actor_thread = "worker"` on the HTTP
+//! worker of its first caller) the first time a room is needed, replaces one whose mailbox
+//! closed (a panic ends actor and supervisor alike, and so does the end of the thread it ran
+//! on), and retires actors that have been idle for `rooms.actor_idle_timeout`.
 //!
 //! There is never more than one actor per room: an actor is inserted into the map under the
 //! lock before anything is loaded (it loads its own state as its first act), and it is retired
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use super::actor::{RoomActor, Wiring};
 use super::messages::UserCreated;
+use crate::config::ActorThread;
 use crate::notifications::Notices;
 use crate::presence::Deliver;
 use crate::protocol::errors::ChatError;
@@ -44,6 +46,7 @@ fn lock(rooms: &Rooms) -> MutexGuard<'_, HashMap<Uuid, Entry>> {
 pub struct RoomRegistry {
     rooms: Arc<Rooms>,
     arbiter: ArbiterHandle,
+    placement: ActorThread,
     wiring: Wiring,
     idle_timeout: Duration,
 }
@@ -60,19 +63,23 @@ impl Drop for InFlight {
 
 impl RoomRegistry {
     /// `reader` serves the reads outside a write (does a room exist, loading it); every write
-    /// goes through `writer`.
+    /// goes through `writer`. Actors start on `arbiter`, or with [`ActorThread::Worker`] on
+    /// the arbiter of the caller that first needs the room (`arbiter` when it runs on none).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         reader: DatabaseConnection,
         writer: Writer,
         delivery: Arc<dyn Deliver>,
         notices: Notices,
         arbiter: ArbiterHandle,
+        placement: ActorThread,
         mailbox: usize,
         idle_timeout: Duration,
     ) -> Self {
         RoomRegistry {
             rooms: Arc::new(Mutex::new(HashMap::new())),
             arbiter,
+            placement,
             wiring: Wiring {
                 reader,
                 writer,
@@ -131,7 +138,14 @@ impl RoomRegistry {
         let registration = Registration {
             rooms: Arc::downgrade(&self.rooms),
         };
-        let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
+        let arbiter = match self.placement {
+            ActorThread::Actors => self.arbiter.clone(),
+            // The sender's own worker: its sends, the commit in the writer's place
+            // (`database.writer_thread = "adaptive"`) and the fan-out to the sessions there
+            // then wake no other thread.
+            ActorThread::Worker => Arbiter::try_current().unwrap_or_else(|| self.arbiter.clone()),
+        };
+        let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
             RoomActor::new(room_id, wiring, registration)
         });
         let in_flight = Arc::new(AtomicUsize::new(1));
