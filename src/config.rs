@@ -111,8 +111,9 @@ pub enum WriterThread {
     /// waking another thread; the rooms wait while a batch commits.
     Rooms,
     /// A thread of its own, but a plain message handed over while the writer is idle is
-    /// committed on the room actors' thread, where it was sent: no hand-over to the writer and
-    /// back at window 1, commit and fan-out side by side under load.
+    /// committed on the thread of the room's actor, where it was sent (`rooms.actor_thread`):
+    /// no hand-over to the writer and back at window 1, commit and fan-out side by side under
+    /// load.
     Adaptive,
 }
 
