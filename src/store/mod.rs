@@ -12,6 +12,7 @@ pub mod render;
 pub mod rooms;
 pub mod script;
 pub mod sessions;
+pub mod template;
 pub mod unread;
 pub mod users;
 pub mod writer;

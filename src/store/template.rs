@@ -1,0 +1,86 @@
+//! Statement text built once per shape, only the values bound at each call.
+//!
+//! sea-query renders a statement from its tree at every call, which for the statements of a
+//! read receipt cost more instructions than SQLite spent running some of them. A statement
+//! whose text depends only on the backend and the number of its arguments is built once per
+//! (backend, number) with sentinel arguments; where each sentinel landed among the values
+//! tells which argument each placeholder binds, and the other values are constants of the
+//! statement itself.
+
+use std::sync::{Arc, Mutex};
+
+use sea_orm::{DatabaseBackend, Statement, Value};
+
+/// The text of one shape and what each of its placeholders binds.
+#[derive(Debug)]
+pub struct Template {
+    backend: DatabaseBackend,
+    sql: String,
+    slots: Vec<Slot>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Arg(usize),
+    Const(Value),
+}
+
+impl Template {
+    /// `built` is the statement built with `sentinels` as its arguments: values no constant
+    /// of the statement equals, each different from the others.
+    fn of(built: Statement, sentinels: &[Value]) -> Template {
+        let values = built.values.map(|v| v.0).unwrap_or_default();
+        let slots = values
+            .into_iter()
+            .map(|v| match sentinels.iter().position(|s| *s == v) {
+                Some(k) => Slot::Arg(k),
+                None => Slot::Const(v),
+            })
+            .collect();
+        Template {
+            backend: built.db_backend,
+            sql: built.sql,
+            slots,
+        }
+    }
+
+    /// The statement with `args` (in the sentinels' order) bound.
+    pub fn statement(&self, args: &[Value]) -> Statement {
+        Statement::from_sql_and_values(
+            self.backend,
+            self.sql.clone(),
+            self.slots.iter().map(|slot| match slot {
+                Slot::Arg(k) => args[*k].clone(),
+                Slot::Const(v) => v.clone(),
+            }),
+        )
+    }
+}
+
+/// The templates of one statement, by backend and number of arguments.
+#[derive(Default)]
+pub struct Templates(Mutex<Vec<(DatabaseBackend, usize, Arc<Template>)>>);
+
+impl Templates {
+    pub const fn new() -> Templates {
+        Templates(Mutex::new(Vec::new()))
+    }
+
+    /// The template for `backend` and `n` arguments; `make`, called the first time, builds the
+    /// statement with sentinel arguments and returns it with them.
+    pub fn get(
+        &self,
+        backend: DatabaseBackend,
+        n: usize,
+        make: impl FnOnce() -> (Statement, Vec<Value>),
+    ) -> Arc<Template> {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, t)) = all.iter().find(|(b, m, _)| *b == backend && *m == n) {
+            return t.clone();
+        }
+        let (built, sentinels) = make();
+        let template = Arc::new(Template::of(built, &sentinels));
+        all.push((backend, n, template.clone()));
+        template
+    }
+}
