@@ -57,7 +57,13 @@ impl Template {
     }
 }
 
-/// The templates of one statement, by backend and number of arguments.
+/// Most arguments of a shape [`Templates`] keeps.
+pub const KEPT_UP_TO: usize = 32;
+
+/// The templates of one statement, by backend and number of arguments. Only shapes of up to
+/// [`KEPT_UP_TO`] arguments are kept: a client's bulk event may name any number of ids up to
+/// the frame limit, and keeping a text per count would let one client grow this list (and the
+/// scan of it) by a shape per count it sends; larger ones are built at each call.
 #[derive(Default)]
 pub struct Templates(Mutex<Vec<(DatabaseBackend, usize, Arc<Template>)>>);
 
@@ -80,7 +86,49 @@ impl Templates {
         }
         let (built, sentinels) = make();
         let template = Arc::new(Template::of(built, &sentinels));
-        all.push((backend, n, template.clone()));
+        if n <= KEPT_UP_TO {
+            all.push((backend, n, template.clone()));
+        }
         template
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn shape(n: usize) -> (Statement, Vec<Value>) {
+        let args: Vec<Value> = (0..n as i64).map(|k| Value::from(i64::MIN + k)).collect();
+        let marks = vec!["?"; n].join(", ");
+        let sql = format!("SELECT 1 WHERE x IN ({marks}) AND y = ?");
+        let mut values = args.clone();
+        values.push(Value::from(7_i64));
+        (
+            Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, values),
+            args,
+        )
+    }
+
+    /// Small shapes are built once; a shape above the limit is built at each call, and both
+    /// bind the call's arguments and keep the statement's own constants.
+    #[test]
+    fn only_small_shapes_are_kept_and_every_shape_binds_its_arguments() {
+        let templates = Templates::new();
+        for n in [1, KEPT_UP_TO, KEPT_UP_TO + 1] {
+            let built = Cell::new(0);
+            for _ in 0..3 {
+                let template = templates.get(DatabaseBackend::Sqlite, n, || {
+                    built.set(built.get() + 1);
+                    shape(n)
+                });
+                let args: Vec<Value> = (0..n as i64).map(Value::from).collect();
+                let statement = template.statement(&args);
+                let mut expected = args.clone();
+                expected.push(Value::from(7_i64));
+                assert_eq!(statement.values.map(|v| v.0), Some(expected));
+            }
+            assert_eq!(built.get(), if n <= KEPT_UP_TO { 1 } else { 3 }, "n = {n}");
+        }
     }
 }
