@@ -24,7 +24,7 @@ use chatd::protocol::Timestamp;
 use chatd::rooms::messages::Fanout;
 use chatd::rooms::RoomRegistry;
 use chatd::store;
-use chatd::store::writer::Writer;
+use chatd::store::writer::{Writer, WriterOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -153,9 +153,10 @@ fn fanout(c: &mut Criterion) {
                 db.clone(),
                 direct,
                 None,
-                settings.database.write_queue,
-                settings.database.write_batch_max,
-                false,
+                WriterOptions {
+                    inline: false,
+                    ..WriterOptions::from_settings(&settings.database)
+                },
             );
             let registry = RoomRegistry::new(
                 db.clone(),

@@ -94,6 +94,10 @@ pub struct DatabaseSettings {
     /// ([`crate::store::checkpoint`]) copies the WAL into the database file on a connection
     /// of its own; 0: no checkpointer (commits checkpoint, after `sqlite_wal_autocheckpoint`).
     pub sqlite_checkpoint_delay: f64,
+    /// SQLite file: seconds the writer's own connection keeps the pool's write connection once
+    /// it took it for a commit ([`crate::store::writer`]): the longest a write through the pool
+    /// waits while sends keep committing; 0: given back after each commit.
+    pub sqlite_write_hold: f64,
     /// Which thread the writer ([`crate::store::writer`]) runs on: its own, the room
     /// actors', or its own with commits on the actors' thread while it is idle
     /// (docs/performance.md, "Fewer hops per send at window 1", "Committing where the send is
@@ -377,6 +381,10 @@ impl Settings {
             (
                 "database.sqlite_checkpoint_delay",
                 self.database.sqlite_checkpoint_delay,
+            ),
+            (
+                "database.sqlite_write_hold",
+                self.database.sqlite_write_hold,
             ),
         ] {
             if !(secs.is_finite() && (0.0..1e9).contains(&secs)) {

@@ -23,7 +23,7 @@ use crate::notifications::{webhook, NotificationActor, NotificationConfig, Notif
 use crate::presence::ledger::SessionLedger;
 use crate::presence::{Deliver, Presence};
 use crate::rooms::RoomRegistry;
-use crate::store::writer::{Writer, WriterStop};
+use crate::store::writer::{Writer, WriterOptions, WriterStop};
 use crate::store::{self, StoreError};
 use crate::ws;
 
@@ -85,9 +85,7 @@ impl Application {
             db.clone(),
             direct,
             Some(store::query_observer(metrics.clone())),
-            settings.database.write_queue,
-            settings.database.write_batch_max,
-            settings.database.writer_thread == WriterThread::Adaptive,
+            WriterOptions::from_settings(&settings.database),
         );
         store::checkpoint::launch(
             &settings.database,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,11 +18,13 @@ use chatd::store::direct::Direct;
 use chatd::store::messages::{NewMessage, Planned, Written, CHECKED_FROM};
 use chatd::store::notifications::NotificationKind;
 use chatd::store::rooms::NewRoom;
-use chatd::store::writer::{Job, JobFuture, Verdict, Writer, WriterStop};
+use chatd::store::writer::{Job, JobFuture, Verdict, Writer, WriterOptions, WriterStop};
 use chatd::store::{self, QueryObserver, StoreError};
 use common::messages::{history, history_ids};
-use common::rooms::create_group;
-use common::{create_one_to_one, fresh_database, spawn_app, spawn_app_with, Client, TestDatabase};
+use common::rooms::{create_group, group_json, info_json};
+use common::{
+    assert_uuid, create_one_to_one, fresh_database, spawn_app, spawn_app_with, Client, TestDatabase,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, Statement, TransactionTrait,
@@ -389,9 +391,12 @@ fn start_writer_with(
         db.clone(),
         direct,
         observe,
-        queue,
-        batch_max,
-        inline,
+        WriterOptions {
+            queue,
+            batch_max,
+            inline,
+            ..WriterOptions::from_settings(&settings.database)
+        },
     );
     (arbiter, writer, stop)
 }
@@ -1118,4 +1123,93 @@ async fn writes_through_the_pool_and_the_writers_own_connection_at_once_all_land
     assert_eq!(history_of(&other, room).await.len(), rounds as usize);
     stop.stop().await;
     arbiter.stop();
+}
+
+/// While a member's sends keep committing on the writer's own connection, which keeps the
+/// pool's write connection from one commit to the next (`database.sqlite_write_hold`), rooms
+/// created through the pool and members added (a batch the writer runs through the pool) all
+/// complete with the members they were given, and every send lands once, in order: a write
+/// through the pool is not starved by the sends, and none fails on SQLite's lock. With each
+/// placement of the writer and the rooms.
+#[tokio::test]
+async fn rooms_created_and_members_added_while_sends_keep_committing_all_land() {
+    for (writer_thread, actor_thread) in [
+        ("adaptive", "worker"),
+        ("own", "actors"),
+        ("rooms", "actors"),
+    ] {
+        writes_through_the_pool_land_beside_sends(writer_thread, actor_thread).await;
+    }
+}
+
+async fn writes_through_the_pool_land_beside_sends(writer_thread: &str, actor_thread: &str) {
+    const ROOMS: usize = 6;
+    const LEAST_SENDS: usize = 20;
+    // Arrange: alice and bob in a room of their own; carol, dave and eve connected. The hold
+    // is long beside a send's commit, so that the rooms' writes come while it is held.
+    let app = spawn_app_with(&[
+        ("database.writer_thread", writer_thread),
+        ("rooms.actor_thread", actor_thread),
+        ("database.sqlite_write_hold", "0.05"),
+    ])
+    .await;
+    let [mut alice, mut bob, mut carol, mut dave, mut eve] = app.users([1, 2, 3, 4, 5]).await;
+    let pair = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+    let rooms_done = AtomicBool::new(false);
+
+    // Act: alice sends one message after another, each once the one before was dispatched,
+    // until carol has created her groups with dave and added eve to each, one at a time.
+    let sends = async {
+        let mut sent = Vec::new();
+        while sent.len() < LEAST_SENDS || !rooms_done.load(Ordering::Acquire) {
+            let content = format!("m{}", sent.len());
+            let data = common::send_message(&mut alice, pair, &content).await;
+            assert_eq!(data["content"], json!(content), "{writer_thread}");
+            sent.push(assert_uuid(&data["id"]));
+        }
+        sent
+    };
+    let rooms = async {
+        let mut made = Vec::new();
+        for _ in 0..ROOMS {
+            let group = create_group(&mut carol, &[4], &mut [&mut dave]).await;
+            carol
+                .emit(
+                    "room.add_members",
+                    json!({"room_id": group, "members": [5]}),
+                )
+                .await;
+            let added = json!({"room": group_json(group, 3, &[3, 4, 5], &[3]),
+                               "new_members": ["user5"], "added_by": "user3"});
+            for c in [&mut carol, &mut dave, &mut eve] {
+                let got = c.recv_normalized("roomaddmembers.dispatch").await;
+                assert_eq!(got, added, "{writer_thread}");
+            }
+            made.push(group);
+        }
+        rooms_done.store(true, Ordering::Release);
+        made
+    };
+    let (sent, made) = tokio::join!(sends, rooms);
+
+    // Assert: bob got every send once, in order, and the room holds exactly them; each group
+    // has its three members.
+    let got: Vec<Uuid> = dispatched(&mut bob, sent.len())
+        .await
+        .iter()
+        .map(|(id, _)| assert_uuid(id))
+        .collect();
+    assert_eq!(got, sent, "{writer_thread}");
+    assert_eq!(stored_in_order(&app.db().await, pair).await, sent);
+    for group in made {
+        eve.emit("room.info", json!({"room_id": group})).await;
+        assert_eq!(
+            eve.recv_normalized("roominfo.dispatch").await,
+            info_json(group_json(group, 3, &[3, 4, 5], &[3]), 0),
+            "{writer_thread}"
+        );
+    }
+    for c in [&mut alice, &mut bob, &mut carol, &mut dave, &mut eve] {
+        c.assert_nothing_pending().await;
+    }
 }

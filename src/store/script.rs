@@ -392,21 +392,21 @@ impl Script {
         db: &DatabaseConnection,
         observe: Option<&QueryObserver>,
     ) -> Result<(), DbErr> {
-        let held = Held::acquire(db).await?;
-        self.run_direct_held(direct, held, observe)
+        let held = Held::token(db).await?;
+        let ran = self.run_direct_held(direct, observe);
+        drop(held);
+        ran
     }
 
-    /// [`Script::run_direct`] with the pool's connection already held, on the calling thread
-    /// without waiting for anything but SQLite (the writer's commit in a submitter's place,
-    /// [`super::writer`]).
+    /// [`Script::run_direct`] while the caller holds the pool's connection ([`Held::token`]),
+    /// on the calling thread without waiting for anything but SQLite (the writer's batches and
+    /// its commit in a submitter's place, [`super::writer`], which keep the connection across
+    /// commits).
     pub(super) fn run_direct_held(
         self,
         direct: &mut Direct,
-        mut held: Held,
         observe: Option<&QueryObserver>,
     ) -> Result<(), DbErr> {
-        // Untouched, it goes back to the pool as it came, once the transaction has ended.
-        held.ended = true;
         let started = Instant::now();
         let statements = self
             .statements
@@ -416,7 +416,6 @@ impl Script {
             .commit(statements, self.checks_references)
             .map_err(|e| DbErr::Custom(format!("the writer's SQLite connection: {e}")));
         let elapsed = started.elapsed();
-        drop(held);
         if let (Some(observe), Some(first)) = (observe, self.statements.first()) {
             observe(&first.text, elapsed, result.is_err());
         }
@@ -495,7 +494,7 @@ pub(super) struct Held {
 }
 
 impl Held {
-    pub(super) async fn acquire(db: &DatabaseConnection) -> Result<Held, DbErr> {
+    async fn acquire(db: &DatabaseConnection) -> Result<Held, DbErr> {
         let conn = db
             .get_sqlite_connection_pool()
             .acquire()
@@ -504,15 +503,20 @@ impl Held {
         Ok(Held { conn, ended: false })
     }
 
-    /// Gives the connection back to the pool as it came: it was held, not used.
-    pub(super) fn untouched(mut self) {
-        self.ended = true;
+    /// The connection held as a token, never used: it goes back to the pool as it came,
+    /// whenever it is dropped. What keeps the pool's transactions from running beside one of
+    /// the writer's own connection ([`super::direct`]).
+    pub(super) async fn token(db: &DatabaseConnection) -> Result<Held, DbErr> {
+        let mut held = Held::acquire(db).await?;
+        held.ended = true;
+        Ok(held)
     }
 
-    /// The connection if it is idle in the pool now; `None` rather than waiting for it.
-    pub(super) fn try_acquire(db: &DatabaseConnection) -> Option<Held> {
+    /// [`Held::token`] if the connection is idle in the pool now; `None` rather than waiting
+    /// for it (nor ahead of a task that waits for it: sqlx's pool is fair).
+    pub(super) fn try_token(db: &DatabaseConnection) -> Option<Held> {
         let conn = db.get_sqlite_connection_pool().try_acquire()?;
-        Some(Held { conn, ended: false })
+        Some(Held { conn, ended: true })
     }
 
     /// Ends what a failed query left open: the statements before the failing one ran inside

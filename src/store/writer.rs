@@ -25,9 +25,9 @@
 //! Committed where it was handed over (`database.writer_thread = "adaptive"`,
 //! [`Writer::try_submit`]): a job that is a plain message, handed over while the writer has no
 //! job at all (none queued, none waiting for room in the queue, no batch of its own running:
-//! [`Shared::in_flight`] is 0), its own connection free and the pool's write connection idle,
-//! is committed as a batch of one on the submitter's thread, the same folded batch on the same
-//! connection, and answered there. A send at window 1 then costs no hand-over to the writer's
+//! [`Shared::in_flight`] is 0), its own connection free and the pool's write connection idle
+//! or still held for it ([`Own`]), is committed as a batch of one on the submitter's thread, the
+//! same folded batch on the same connection, and answered there. A send at window 1 then costs no hand-over to the writer's
 //! thread and back. How the guarantees hold: the job is claimed (0 to 1 jobs in flight) only
 //! while this thread holds the writer's own connection, which the writer's thread holds for
 //! each of its batches, so no job handed over earlier is still to be committed, and none handed
@@ -42,19 +42,20 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_rt::ArbiterHandle;
 use futures_util::FutureExt;
 use sea_orm::sqlx::{postgres::PgConnection, Connection};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
-use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 
 use super::direct::Direct;
 use super::exec::{Lite, Tx};
 use super::messages::{self, Planned, References, Written};
-use super::script::Held;
+use super::script::{Held, Script};
 use super::{QueryObserver, StoreError};
+use crate::config::{DatabaseSettings, WriterThread};
 
 /// What a job's run asks of the transaction (or savepoint) it ran in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,13 +119,39 @@ pub struct Writer {
     shared: Arc<Shared>,
 }
 
+/// How the writer queues, batches and commits ([`Writer::launch`]).
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Jobs the queue holds (`database.write_queue`).
+    pub queue: usize,
+    /// Most jobs in one batch (`database.write_batch_max`).
+    pub batch_max: usize,
+    /// Whether a submitter may commit in the writer's place (`database.writer_thread =
+    /// "adaptive"`).
+    pub inline: bool,
+    /// How long the pool's write connection stays with the writer's own connection once
+    /// taken (`database.sqlite_write_hold`; zero: given back after each commit). See [`Own`].
+    pub hold: Duration,
+}
+
+impl WriterOptions {
+    pub fn from_settings(settings: &DatabaseSettings) -> WriterOptions {
+        WriterOptions {
+            queue: settings.write_queue,
+            batch_max: settings.write_batch_max,
+            inline: settings.writer_thread == WriterThread::Adaptive,
+            hold: Duration::from_secs_f64(settings.sqlite_write_hold),
+        }
+    }
+}
+
 /// What the writer's thread and the submitters that commit in its place share.
 struct Shared {
     db: DatabaseConnection,
-    /// The writer's own connection ([`Direct`]): held by the writer's thread for each batch
-    /// (whichever connection the batch runs on), by a submitter for a commit in its place;
-    /// `None` on PostgreSQL or an in-memory database, and once the writer has ended.
-    direct: Mutex<Option<Direct>>,
+    /// The writer's own connection, and the pool's write connection while it is held for it:
+    /// held by the writer's thread for each batch (whichever connection the batch runs on), by
+    /// a submitter for a commit in its place, by a message change ([`Writer::transaction`]).
+    own: Mutex<Own>,
     /// Whether `direct` was opened at all (a SQLite file).
     has_direct: bool,
     observe: Option<QueryObserver>,
@@ -136,7 +163,81 @@ struct Shared {
     /// Whether a submitter may commit in the writer's place (`database.writer_thread =
     /// "adaptive"`).
     inline: bool,
+    /// How long [`Own::token`] is kept once taken (zero: given back after each commit).
+    hold: Duration,
+    /// Told when [`Own::token`] is taken and when the writer ends: what [`give_back`] waits for.
+    taken: Notify,
     committed: watch::Sender<u64>,
+}
+
+/// The writer's own connection, and the pool's write connection held for it.
+///
+/// Every commit on `direct` holds the pool's write connection, unused, so that no transaction
+/// of the pool runs beside it (see [`super::direct`]). sqlx pings a connection on its way back
+/// to the pool (sqlx 0.9, `return_to_pool`: a command to its worker thread and the answer
+/// back), so giving it back after each commit cost two thread wake-ups a send at window 1,
+/// and the next send found it not back yet and went to the writer's queue
+/// (docs/performance.md, "No ping per commit"). So it is kept across commits and given back
+/// by [`give_back`] once `hold` has passed since it was taken: a transaction of the pool
+/// (a room created, a member added, a session's row) waits at most that long for it while
+/// sends keep committing, and sqlx's pool is fair, so it has the connection before the
+/// writer takes it again. The writer gives it back itself before a batch of its own that runs
+/// through the pool, and as it ends.
+struct Own {
+    /// `None` on PostgreSQL or an in-memory database, and once the writer has ended.
+    direct: Option<Direct>,
+    token: Token,
+}
+
+/// The pool's write connection, held unused for commits on [`Own::direct`], and when it was
+/// taken.
+#[derive(Default)]
+struct Token(Option<(Held, Instant)>);
+
+impl Token {
+    /// Held for a commit: kept from an earlier commit, or taken now (waiting for it).
+    async fn take(&mut self, shared: &Shared) -> Result<(), DbErr> {
+        if self.0.is_none() {
+            let held = Held::token(&shared.db).await?;
+            self.taken(shared, held);
+        }
+        Ok(())
+    }
+
+    /// [`Token::take`] without waiting: `false` if the connection is not idle in the pool.
+    fn try_take(&mut self, shared: &Shared) -> bool {
+        if self.0.is_none() {
+            let Some(held) = Held::try_token(&shared.db) else {
+                return false;
+            };
+            self.taken(shared, held);
+        }
+        true
+    }
+
+    fn taken(&mut self, shared: &Shared, held: Held) {
+        self.0 = Some((held, Instant::now()));
+        if !shared.hold.is_zero() {
+            shared.taken.notify_one();
+        }
+    }
+
+    /// After a commit: the connection goes back now unless it is kept (`hold`).
+    fn committed(&mut self, shared: &Shared) {
+        if shared.hold.is_zero() {
+            self.give_back();
+        }
+    }
+
+    /// Gives the connection back to the pool (sqlx pings it, on this thread's runtime).
+    fn give_back(&mut self) {
+        self.0 = None;
+    }
+
+    /// When it is to go back: `hold` after it was taken; `None` when not held.
+    fn due(&self, hold: Duration) -> Option<Instant> {
+        self.0.as_ref().map(|(_, since)| *since + hold)
+    }
 }
 
 /// One job counted in [`Shared::in_flight`] until dropped, also on a panic, unless handed on
@@ -197,33 +298,44 @@ impl Writer {
         db: DatabaseConnection,
         direct: Option<Direct>,
         observe: Option<QueryObserver>,
-        queue: usize,
-        batch_max: usize,
-        inline: bool,
+        options: WriterOptions,
     ) -> (Writer, WriterStop) {
-        let (tx, rx) = mpsc::channel(queue.max(1));
-        let batch_max = batch_max.max(1);
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let batch_max = options.batch_max.max(1);
         let (stop, stopping) = watch::channel(false);
         let (done, stopped) = oneshot::channel();
         let (committed, commits) = watch::channel(0);
+        let has_direct = direct.is_some();
         let shared = Arc::new(Shared {
             db,
-            has_direct: direct.is_some(),
-            direct: Mutex::new(direct),
+            has_direct,
+            own: Mutex::new(Own {
+                direct,
+                token: Token::default(),
+            }),
             observe,
             in_flight: AtomicUsize::new(0),
-            inline,
+            inline: options.inline,
+            hold: options.hold,
+            taken: Notify::new(),
             committed,
         });
         let ours = shared.clone();
         arbiter.spawn_fn(move || {
+            if has_direct && !ours.hold.is_zero() {
+                actix_rt::spawn(give_back(ours.clone()));
+            }
             actix_rt::spawn(async move {
                 run(&ours, rx, batch_max, stopping).await;
                 // Between batches, and after any commit in a submitter's place: no
                 // transaction of its own is open. Taken, it is closed to them too.
-                if let Some(direct) = ours.direct.lock().await.take() {
+                let mut own = ours.own.lock().await;
+                if let Some(direct) = own.direct.take() {
                     direct.close();
                 }
+                own.token.give_back();
+                drop(own);
+                ours.taken.notify_one();
                 let _ = done.send(());
             });
         });
@@ -302,12 +414,13 @@ impl Writer {
         if !shared.has_direct {
             return pool_transaction(&shared.db, work).await;
         }
-        let mut own = shared.direct.lock().await;
-        let Some(direct) = own.as_mut() else {
+        let mut own = shared.own.lock().await;
+        let Own { direct, token } = &mut *own;
+        let Some(direct) = direct.as_mut() else {
             drop(own);
             return pool_transaction(&shared.db, work).await;
         };
-        let held = Held::acquire(&shared.db).await.map_err(StoreError::from)?;
+        token.take(shared).await.map_err(StoreError::from)?;
         let result = {
             let conn = direct.begin().map_err(StoreError::from)?;
             let tx = Tx::Own(Lite {
@@ -317,7 +430,7 @@ impl Writer {
             work(&tx).await
         };
         let ended = direct.end(result.is_ok());
-        held.untouched();
+        token.committed(shared);
         drop(own);
         ended.map_err(StoreError::from)?;
         if result.is_ok() {
@@ -337,9 +450,10 @@ impl Writer {
         }
         // The connection first: without it (PostgreSQL, a batch of the writer's running)
         // nothing is planned or built only to be thrown away.
-        let Ok(mut direct) = shared.direct.try_lock() else {
+        let Ok(mut own) = shared.own.try_lock() else {
             return Err(job);
         };
+        let Own { direct, token } = &mut *own;
         let Some(conn) = direct.as_mut() else {
             return Err(job);
         };
@@ -354,23 +468,38 @@ impl Writer {
         ) else {
             return Err(job);
         };
-        // Last: a pool connection taken and dropped unused would still cost sqlx's ping.
-        let Some(held) = Held::try_acquire(&shared.db) else {
+        let Some(stored) = stored.pop() else {
             return Err(job);
         };
+        // Last: a pool connection taken and given back unused would still cost sqlx's ping.
+        if !token.try_take(shared) {
+            return Err(job);
+        }
+        let done = self.commit_claimed(job, conn, script, stored);
+        token.committed(shared);
+        done
+    }
+
+    /// [`Writer::commit_here`] once the writer's connection and the pool's are held: claims
+    /// the job and commits it, or gives it back.
+    fn commit_claimed(
+        &self,
+        mut job: Box<dyn Job>,
+        conn: &mut Direct,
+        script: Script,
+        stored: Written,
+    ) -> Result<(), Box<dyn Job>> {
+        let shared = &*self.shared;
         // Claimed while holding the writer's connection: nothing handed over earlier is left,
         // and nothing handed over from now on commits before this job (module's note).
         let Some(counted) = Counted::first(&shared.in_flight) else {
-            return Err(job);
-        };
-        let Some(stored) = stored.pop() else {
             return Err(job);
         };
         if take_written(&mut job, stored) != Verdict::Keep {
             // The writer runs it (and has it refuse there) as it would any batch.
             return self.hand_on(job, counted);
         }
-        match script.run_direct_held(conn, held, shared.observe.as_ref()) {
+        match script.run_direct_held(conn, shared.observe.as_ref()) {
             Ok(()) => {
                 shared.committed.send_modify(|n| *n = n.wrapping_add(1));
                 job.finish(Ok(Instant::now()));
@@ -406,11 +535,9 @@ async fn run(
     batch_max: usize,
     mut stop: watch::Receiver<bool>,
 ) {
-    let db = &shared.db;
-    let observe = shared.observe.as_ref();
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(batch_max);
     // On PostgreSQL, the connection the batches of plain sends run on ([`commit_folded`]).
-    let mut own: Option<PgConnection> = None;
+    let mut pg: Option<PgConnection> = None;
     loop {
         let taken = tokio::select! {
             taken = queue.recv_many(&mut batch, batch_max) => taken,
@@ -418,15 +545,15 @@ async fn run(
             Ok(_) = stop.wait_for(|stop| *stop) => 0,
         };
         if taken == 0 {
-            if let Some(own) = own {
-                let _ = own.close().await;
+            if let Some(pg) = pg {
+                let _ = pg.close().await;
             }
             return;
         }
         // Held for the whole batch, whichever connection it runs on: a job committed in a
         // submitter's place never runs beside it (module's note).
-        let mut direct = shared.direct.lock().await;
-        let ended = commit(db, &mut direct, &mut own, observe, &mut batch).await;
+        let mut own = shared.own.lock().await;
+        let ended = commit(shared, &mut own, &mut pg, &mut batch).await;
         match &ended {
             Ok(_) => shared.committed.send_modify(|n| *n = n.wrapping_add(1)),
             Err(e) => log::error!("a batch of {} room writes failed: {e}", batch.len()),
@@ -436,11 +563,40 @@ async fn run(
             job.finish(ended);
         }
         shared.in_flight.fetch_sub(taken, Ordering::AcqRel);
-        drop(direct);
+        drop(own);
         // What the batch's answers woke on this thread runs before the next batch: with the
         // rooms (`database.writer_thread = "rooms"`) their fan-out, and the sends it let their
         // sessions hand over, which then join the next batch instead of waiting behind it.
         tokio::task::yield_now().await;
+    }
+}
+
+/// Gives the pool's write connection back once `hold` has passed since the writer's own
+/// connection took it ([`Own`]), whether or not commits keep coming; ends once the writer has.
+/// It sleeps between a connection taken and its due time only: an idle writer never wakes it.
+async fn give_back(shared: Arc<Shared>) {
+    loop {
+        shared.taken.notified().await;
+        loop {
+            let due = {
+                let mut own = shared.own.lock().await;
+                if own.direct.is_none() {
+                    own.token.give_back();
+                    return;
+                }
+                match own.token.due(shared.hold) {
+                    Some(due) if due <= Instant::now() => {
+                        own.token.give_back();
+                        None
+                    }
+                    due => due,
+                }
+            };
+            match due {
+                Some(due) => tokio::time::sleep_until(due.into()).await,
+                None => break,
+            }
+        }
     }
 }
 
@@ -450,19 +606,20 @@ async fn run(
 /// transaction), so the batch is then rolled back and run once more, each job in a savepoint
 /// of its own, where a failing job is undone alone.
 async fn commit(
-    db: &DatabaseConnection,
-    direct: &mut Option<Direct>,
-    own: &mut Option<PgConnection>,
-    observe: Option<&QueryObserver>,
+    shared: &Shared,
+    own: &mut Own,
+    pg: &mut Option<PgConnection>,
     batch: &mut [Box<dyn Job>],
 ) -> Result<Instant, DbErr> {
-    if let Some(folded) = commit_folded(db, direct.as_mut(), own, observe, batch).await {
+    if let Some(folded) = commit_folded(shared, own, pg, batch).await {
         return folded;
     }
-    if let Some(at) = commit_plain(db, batch).await? {
+    // Through the pool: its write connection cannot be held for the writer's own meanwhile.
+    own.token.give_back();
+    if let Some(at) = commit_plain(&shared.db, batch).await? {
         return Ok(at);
     }
-    commit_with_savepoints(db, batch).await
+    commit_with_savepoints(&shared.db, batch).await
 }
 
 /// A job's run; a panic counts as a failure (the job is undone, the writer carries on).
@@ -536,12 +693,13 @@ async fn commit_plain(
 /// `None`: the batch is not such a batch (a job that is not a plain message comes first, or
 /// the messages do not fit one statement each), for [`commit_plain`].
 async fn commit_folded(
-    db: &DatabaseConnection,
-    direct: Option<&mut Direct>,
-    own: &mut Option<PgConnection>,
-    observe: Option<&QueryObserver>,
+    shared: &Shared,
+    own: &mut Own,
+    pg: &mut Option<PgConnection>,
     batch: &mut [Box<dyn Job>],
 ) -> Option<Result<Instant, DbErr>> {
+    let (db, observe) = (&shared.db, shared.observe.as_ref());
+    let Own { direct, token } = own;
     let mut plans = Vec::with_capacity(batch.len());
     for job in batch.iter_mut() {
         plans.push(plan(job)?);
@@ -560,8 +718,15 @@ async fn commit_folded(
         .all(|(job, stored)| take_written(job, stored) == Verdict::Keep);
     if kept {
         let ran = match direct {
-            Some(direct) => script.run_direct(direct, db, observe).await,
-            None if script.fused() => script.run_own(own, db, observe).await,
+            Some(direct) => match token.take(shared).await {
+                Ok(()) => {
+                    let ran = script.run_direct_held(direct, observe);
+                    token.committed(shared);
+                    ran
+                }
+                Err(e) => Err(e),
+            },
+            None if script.fused() => script.run_own(pg, db, observe).await,
             None => script.run_committed(db, observe).await,
         };
         match ran {
@@ -572,6 +737,7 @@ async fn commit_folded(
             ),
         }
     }
+    token.give_back();
     Some(commit_with_savepoints(db, batch).await)
 }
 
