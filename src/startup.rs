@@ -100,7 +100,6 @@ impl Application {
         let (notifications, notices) = NotificationActor::launch(
             &actors.handle(),
             NotificationConfig {
-                db: db.clone(),
                 reader: reader.clone(),
                 enabled: settings.notifications.enabled,
                 mailbox: settings.mailboxes.notification,

@@ -155,8 +155,9 @@ pub struct PendingFrame {
 
 /// What the actor is built from.
 pub struct NotificationConfig {
-    pub db: DatabaseConnection,
-    /// For the replays (reads only; on SQLite they read while the writer writes).
+    /// For the replays and the push worker's room lookups (reads only; on SQLite they read
+    /// while the writer writes, and never wait for the write connection, which the writer
+    /// keeps across its commits: `database.sqlite_write_hold`).
     pub reader: DatabaseConnection,
     pub enabled: bool,
     pub mailbox: usize,
@@ -195,7 +196,7 @@ impl NotificationActor {
         let presence = config.presence.clone();
         let addr = NotificationActor::start_in_arbiter(arbiter, move |_| {
             if let Some((launch, rx)) = worker {
-                push::spawn_worker(launch, rx, config.db.clone(), config.stats.clone());
+                push::spawn_worker(launch, rx, config.reader.clone(), config.stats.clone());
             }
             NotificationActor::new(config)
         });

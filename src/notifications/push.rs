@@ -138,18 +138,18 @@ pub struct PushJob {
     pub offline: Vec<i64>,
 }
 
-/// Starts the worker on the current (actix) thread.
+/// Starts the worker on the current (actix) thread; it looks rooms up on `reader`.
 pub(super) fn spawn_worker(
     launch: Launch,
     mut queue: mpsc::Receiver<PushJob>,
-    db: DatabaseConnection,
+    reader: DatabaseConnection,
     stats: Arc<NotificationStats>,
 ) {
     actix_rt::spawn(async move {
         let transport = (launch.make)();
         while let Some(job) = queue.recv().await {
             let id = job.created.notification_id;
-            match delivery(&db, job, launch.preview_chars).await {
+            match delivery(&reader, job, launch.preview_chars).await {
                 Ok(Some(delivery)) => {
                     deliver(&*transport, &delivery, launch.retry, &stats).await;
                 }
