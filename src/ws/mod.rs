@@ -4,6 +4,7 @@
 
 mod frame_guard;
 mod session;
+pub mod spin;
 mod upgrade;
 
 use std::sync::Arc;
