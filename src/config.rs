@@ -63,8 +63,6 @@ pub struct ServerSettings {
     pub socket_write_bytes: usize,
     /// Seconds a WebSocket's pending bytes may wait on a client that takes none of them.
     pub write_stall_timeout: f64,
-    /// Seconds an HTTP worker keeps polling after its last frame or flush; 0 = sleeps at once.
-    pub worker_spin: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -380,7 +378,6 @@ impl Settings {
         }
         for (key, secs) in [
             ("server.drain_seconds", self.server.drain_seconds),
-            ("server.worker_spin", self.server.worker_spin),
             (
                 "database.sqlite_checkpoint_delay",
                 self.database.sqlite_checkpoint_delay,
@@ -492,11 +489,6 @@ impl Settings {
     pub fn sqlite_checkpoint_delay(&self) -> Option<Duration> {
         let secs = self.database.sqlite_checkpoint_delay;
         (secs > 0.0).then(|| Duration::from_secs_f64(secs))
-    }
-
-    /// Zero: the HTTP workers never spin (`ws::spin`).
-    pub fn worker_spin(&self) -> Duration {
-        Duration::from_secs_f64(self.server.worker_spin)
     }
 
     pub fn write_stall_timeout(&self) -> Duration {

@@ -177,11 +177,8 @@ impl Application {
             builder = builder.workers(settings.server.workers);
         }
         let shutdown_signal = builder.graceful_shutdown_signal();
-        let worker_spin = settings.worker_spin();
         let server = builder
             .listen("chatd", listener, move || {
-                // Called on each worker's own thread as it starts.
-                ws::spin::start(worker_spin);
                 let signal = shutdown_signal.clone();
                 // The host and address actix-web would put here serve URL generation, which
                 // chatd does not use (and actix-web keeps their constructor to itself).

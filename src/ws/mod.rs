@@ -4,7 +4,6 @@
 
 mod frame_guard;
 mod session;
-pub mod spin;
 mod upgrade;
 
 use std::sync::Arc;

@@ -355,7 +355,6 @@ impl Actor for WsSession {
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         self.last_heard = Instant::now();
-        super::spin::active();
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             other => self.after_sends(ctx, move |act, ctx| act.on_message(other, ctx)),
@@ -443,7 +442,6 @@ impl Handler<Outbound> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
-        super::spin::active();
         match msg {
             // All of them before the socket is written: one send() (`upgrade::Pump`).
             Outbound::Flush => self.flush_outbox(),
