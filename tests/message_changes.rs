@@ -6,7 +6,8 @@ mod common;
 
 use common::messages::{alice_and_bob, rows, send_to};
 use common::rooms::{constraint, create_group, denied, not_found};
-use common::{create_one_to_one, normalize_times, spawn_app, user_json, Client};
+use common::{create_one_to_one, normalize_times, spawn_app, user_json, Client, TestApp};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, TransactionTrait};
 use serde_json::{json, Value};
 
 /// The next `n` frames of a connection, by event type, in arrival order within each type.
@@ -283,4 +284,189 @@ async fn members_acknowledging_the_same_messages_at_once_are_all_answered() {
         rows::<entity::notification::Entity>(&db).await,
         rounds * 3 * 2
     );
+    // The settled ones went with their release rows.
+    assert_references_hold(&db).await;
+}
+
+/// Every row's references hold: on SQLite, `PRAGMA foreign_key_check` finds nothing (the
+/// writer's connection runs the changes with foreign keys off, their statements checking for
+/// themselves); PostgreSQL never lets a row dangle.
+async fn assert_references_hold(db: &DatabaseConnection) {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let dangling = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "PRAGMA foreign_key_check",
+        ))
+        .await
+        .expect("foreign_key_check");
+    let mut tables = std::collections::BTreeMap::<String, usize>::new();
+    for row in &dangling {
+        *tables
+            .entry(row.try_get_by_index::<String>(0).expect("a table"))
+            .or_default() += 1;
+    }
+    assert!(
+        tables.is_empty(),
+        "rows with a dangling reference: {tables:?}"
+    );
+}
+
+/// The server's counters, read in the test's process: its HTTP workers may be waiting for the
+/// test's write lock.
+fn statements(app: &TestApp) -> common::Scrape {
+    common::Scrape::parse(&app.state().metrics.render().expect("metrics"))
+}
+
+/// The three answers of Carol (user 3) to a message of Alice's in a group of Alice, Bob and
+/// Carol.
+fn carols_answers(message: &Value) -> [(&'static str, Value); 3] {
+    [
+        (
+            "message.react",
+            json!({"type": "add", "message_id": message["id"], "reaction_content": "👍"}),
+        ),
+        ("message.read", json!({"message_id": message["id"]})),
+        (
+            "message.acknowledged",
+            json!({"message_id": [message["id"]]}),
+        ),
+    ]
+}
+
+/// Alice (1), Bob (2) and Carol (3), connected, in a group.
+async fn alice_bob_and_carol(app: &TestApp) -> ([Client; 3], uuid::Uuid) {
+    let [mut alice, mut bob, mut carol] = app.users([1, 2, 3]).await;
+    let room = create_group(&mut alice, &[2, 3], &mut [&mut bob, &mut carol]).await;
+    ([alice, bob, carol], room)
+}
+
+#[tokio::test]
+async fn a_reaction_a_read_and_an_acknowledgement_by_a_user_deleted_meanwhile_answer_4004_and_store_nothing(
+) {
+    // Arrange: a message of Alice's; then Carol is deleted as `chatd users delete` deletes
+    // her, behind the server's back, while her connection stays open and her room's actor
+    // still counts her in.
+    let app = spawn_app().await;
+    let ([mut alice, mut bob, mut carol], room) = alice_bob_and_carol(&app).await;
+    let message = send_to(&mut alice, room, "hello", &mut [&mut bob, &mut carol]).await;
+    let db = app.db().await;
+    let txn = db.begin().await.expect("begin");
+    assert!(chatd::store::users::delete(&txn, 3).await.expect("delete"));
+    txn.commit().await.expect("commit");
+
+    // Act / Assert: each of her answers references her user row: 4004, as its foreign key
+    // answers, and nothing is stored or told.
+    for (event_type, data) in carols_answers(&message) {
+        carol.refused(event_type, data, not_found()).await;
+    }
+    alice.assert_nothing_pending().await;
+    bob.assert_nothing_pending().await;
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 0);
+    assert_references_hold(&db).await;
+    // Bob's answers, which reference a user who exists, are stored.
+    bob.emit("message.read", json!({"message_id": message["id"]}))
+        .await;
+    alice.recv_dispatch("readreceipt.dispatch").await;
+    bob.recv_dispatch("readreceipt.dispatch").await;
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 1);
+}
+
+#[tokio::test]
+async fn a_reaction_a_read_and_an_acknowledgement_of_a_message_deleted_meanwhile_answer_4004_and_store_nothing(
+) {
+    // Arrange: Alice, Bob and Carol in a group.
+    let app = spawn_app().await;
+    let ([mut alice, mut bob, mut carol], room) = alice_bob_and_carol(&app).await;
+    let db = app.db().await;
+    let selects = "chatd_db_query_duration_seconds_count{statement=\"select\"}";
+
+    for (n, kind) in ["message.react", "message.read", "message.acknowledged"]
+        .into_iter()
+        .enumerate()
+    {
+        let message = send_to(
+            &mut alice,
+            room,
+            &format!("m{n}"),
+            &mut [&mut bob, &mut carol],
+        )
+        .await;
+        let (event_type, data) = carols_answers(&message)
+            .into_iter()
+            .find(|(event_type, _)| *event_type == kind)
+            .expect("an answer of that kind");
+        // Act: the message's rows are deleted in a transaction of the test's own that
+        // commits only once the server has read the message as live (its gate): the change's
+        // own transaction then finds it gone (SQLite: it waits for the test's write lock;
+        // PostgreSQL: its foreign key check, or its own read, waits for the row's).
+        let txn = db.begin().await.expect("begin");
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                DatabaseBackend::Postgres => "DELETE FROM messages WHERE id = $1",
+                _ => "DELETE FROM messages WHERE id = ?",
+            },
+            [common::assert_uuid(&message["id"]).into()],
+        ))
+        .await
+        .expect("delete the message");
+        let before = statements(&app).value(selects);
+        carol.emit(event_type, data).await;
+        app.eventually("the gate has read the message", || async {
+            statements(&app).value(selects) > before
+        })
+        .await;
+        txn.commit().await.expect("commit");
+
+        // Assert: 4004, nothing stored, nobody told.
+        assert_eq!(carol.recv().await, not_found(), "{event_type}");
+        alice.assert_nothing_pending().await;
+        bob.assert_nothing_pending().await;
+    }
+    assert_eq!(rows::<entity::reaction::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::read_receipt::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::message_delivery::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::notification::Entity>(&db).await, 0);
+    assert_references_hold(&db).await;
+}
+
+#[tokio::test]
+async fn the_acknowledgement_that_settles_a_notification_takes_its_release_rows_with_it() {
+    // Arrange: a message of Alice's, owed to Bob and Carol.
+    let app = spawn_app().await;
+    let ([mut alice, mut bob, mut carol], room) = alice_bob_and_carol(&app).await;
+    let message = send_to(&mut alice, room, "hello", &mut [&mut bob, &mut carol]).await;
+    let db = app.db().await;
+
+    // Act: Bob acknowledges it (a release row, still owed to Carol), then Carol.
+    bob.emit(
+        "message.acknowledged",
+        json!({"message_id": [message["id"]]}),
+    )
+    .await;
+    alice.recv_dispatch("messagedelivered.dispatch").await;
+    assert_eq!(rows::<entity::notification::Entity>(&db).await, 1);
+    assert_eq!(rows::<entity::notification_release::Entity>(&db).await, 1);
+    carol
+        .emit(
+            "message.acknowledged",
+            json!({"message_id": [message["id"]]}),
+        )
+        .await;
+    let delivered = alice.recv_dispatch("messagedelivered.dispatch").await;
+
+    // Assert: nobody is owed it any more: the notification is gone, and its release row
+    // with it.
+    assert_eq!(delivered[0]["delivered_to"], json!(["user2", "user3"]));
+    assert_eq!(rows::<entity::notification::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::notification_release::Entity>(&db).await, 0);
+    assert_references_hold(&db).await;
+    for client in [&mut alice, &mut bob, &mut carol] {
+        client.assert_nothing_pending().await;
+    }
 }

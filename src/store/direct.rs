@@ -74,7 +74,7 @@ impl Direct {
                 SqliteSynchronous::Full => "FULL",
             },
             busy: Duration::from_secs_f64(settings.sqlite_busy_timeout),
-            statement_cache: settings.statement_cache,
+            statement_cache: settings.writer_statement_cache,
             wal_autocheckpoint: settings.sqlite_wal_autocheckpoint,
             foreign_keys: true,
         };
@@ -136,12 +136,17 @@ impl Direct {
         Ok(ran?)
     }
 
-    /// Begins a transaction (`IMMEDIATE`, foreign keys on) for statements the caller runs on
-    /// the connection it returns and then ends with [`Direct::end`]. A transaction never ended (its
-    /// caller panicked or was dropped) is rolled back by the next `begin`.
-    pub(super) fn begin(&mut self) -> Result<&rusqlite::Connection, DirectError> {
+    /// Begins a transaction (`IMMEDIATE`) for statements the caller runs on the connection it
+    /// returns and then ends with [`Direct::end`]; with `checks_references` its statements
+    /// check the rows they reference themselves and it runs with foreign keys off, as the
+    /// batches do, so that neither expires the other's prepared statements. A transaction
+    /// never ended (its caller panicked or was dropped) is rolled back by the next `begin`.
+    pub(super) fn begin(
+        &mut self,
+        checks_references: bool,
+    ) -> Result<&rusqlite::Connection, DirectError> {
         self.idle()?;
-        self.foreign_keys(true)?;
+        self.foreign_keys(!checks_references)?;
         let conn = self.connection()?;
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(conn)

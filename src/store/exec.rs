@@ -38,6 +38,13 @@ pub trait Exec {
     fn build<S: StatementBuilder>(&self, statement: &S) -> Statement {
         statement.build(&self.backend())
     }
+
+    /// Whether the schema's foreign keys are off for this transaction, so that its statements
+    /// check the rows they reference, and remove the rows that would cascade, themselves
+    /// ([`super::messages::References::Checked`]): only on the writer's own connection.
+    fn checks_references(&self) -> bool {
+        false
+    }
 }
 
 impl<C: ConnectionTrait> Exec for C {
@@ -64,6 +71,8 @@ impl<C: ConnectionTrait> Exec for C {
 pub struct Lite<'a> {
     pub(super) conn: &'a rusqlite::Connection,
     pub(super) observe: Option<&'a QueryObserver>,
+    /// The transaction was begun with foreign keys off ([`Exec::checks_references`]).
+    pub(super) checks_references: bool,
 }
 
 impl Lite<'_> {
@@ -84,6 +93,10 @@ impl Lite<'_> {
 impl Exec for Lite<'_> {
     fn backend(&self) -> DatabaseBackend {
         DatabaseBackend::Sqlite
+    }
+
+    fn checks_references(&self) -> bool {
+        self.checks_references
     }
 
     async fn exec(&self, statement: Statement) -> Result<u64, StoreError> {
@@ -124,6 +137,13 @@ impl Exec for Tx<'_> {
         match self {
             Tx::Pool(txn) => txn.get_database_backend(),
             Tx::Own(lite) => lite.backend(),
+        }
+    }
+
+    fn checks_references(&self) -> bool {
+        match self {
+            Tx::Pool(_) => false,
+            Tx::Own(lite) => lite.checks_references,
         }
     }
 

@@ -3,11 +3,11 @@
 //! Every write takes the caller's transaction.
 
 use chrono::{DateTime, Utc};
-use entity::{attachment, message, message_delivery, reaction, read_receipt, room};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use entity::{attachment, message, message_delivery, reaction, read_receipt, room, user};
+use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -15,6 +15,7 @@ use super::exec::Exec;
 use super::notifications::{self, NotificationKind};
 use super::render::render;
 use super::script::Script;
+use super::template::Templates;
 use super::{chunks, now, unread, StoreError};
 use crate::protocol::client::MediaItem;
 use crate::protocol::server::MessageView;
@@ -176,15 +177,18 @@ pub async fn create_many<C: ConnectionTrait>(
     Ok(written)
 }
 
-/// How the statements of [`create_many_script`] make sure that the rooms and senders they
-/// write about exist.
+/// How the statements of [`create_many_script`], or of a message change
+/// ([`super::writer::Writer::transaction`]), make sure that the rows they reference exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum References {
     /// The schema's foreign keys: each multi-row statement then keeps a statement journal.
     ForeignKeys,
     /// The statements themselves, with foreign keys off ([`Script::checking_references`]):
     /// the room and the sender of each message. A batch with a reply or a forward keeps the
-    /// foreign keys (its quoted messages are not checked otherwise).
+    /// foreign keys (its quoted messages are not checked otherwise). A change: the messages
+    /// and the user its rows reference ([`check_references`]), and what would cascade from
+    /// the rows it deletes. The writer's own connection runs both kinds with foreign keys
+    /// off: switching the pragma expires every statement it has prepared.
     Checked,
 }
 
@@ -413,6 +417,7 @@ pub async fn acknowledge(
     user_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
+    check_references(txn, message_ids, user_id).await?;
     notifications::acknowledge(txn, user_id, message_ids).await?;
     let at = now();
     // Three columns a row.
@@ -520,6 +525,8 @@ pub async fn react(
     user_id: i64,
     content: &str,
 ) -> Result<Reacted, StoreError> {
+    // The reaction's rows and the caller's notification of it reference the message.
+    check_references(txn, &[message_id], user_id).await?;
     let existing = reaction::Entity::find()
         .select_only()
         .columns([reaction::Column::Id, reaction::Column::ReactionContent])
@@ -571,6 +578,7 @@ pub async fn mark_read(
     reader_id: i64,
     message_ids: &[Uuid],
 ) -> Result<(), StoreError> {
+    check_references(txn, message_ids, reader_id).await?;
     unread::forget_read(txn, reader_id, message_ids).await?;
     let at = now();
     // Four columns a row.
@@ -604,6 +612,80 @@ pub async fn all_live(txn: &impl Exec, ids: &[Uuid]) -> Result<bool, StoreError>
         }
     }
     Ok(usize::try_from(live).is_ok_and(|live| live == ids.len()))
+}
+
+/// In a transaction that checks its references ([`Exec::checks_references`]): the messages
+/// `ids` and the user `user_id`, which the rows it is about to write reference, exist; one
+/// missing answers as the foreign key would have ([`StoreError::MissingReference`], 4004).
+/// The writer's connection holds SQLite's write lock from `BEGIN IMMEDIATE` to `COMMIT`, so
+/// nothing removes them before the rows are written. With foreign keys on they are the
+/// schema's to check, and nothing runs. A soft-deleted message exists (as for the key).
+pub async fn check_references(
+    txn: &impl Exec,
+    ids: &[Uuid],
+    user_id: i64,
+) -> Result<(), StoreError> {
+    if !txn.checks_references() {
+        return Ok(());
+    }
+    let mut distinct = ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    // One id is bound per message, and the user once.
+    for chunk in chunks(&distinct, 1) {
+        let rows = txn
+            .rows(references_statement(txn.backend(), chunk, user_id))
+            .await?;
+        let found = match rows.first() {
+            Some(row) => (row.int(0)?, row.int(1)?),
+            None => (0, 0),
+        };
+        if found != (i64::try_from(chunk.len()).unwrap_or(i64::MAX), 1) {
+            return Err(StoreError::MissingReference(DbErr::Custom(format!(
+                "{} of {} messages and {} of user {user_id} exist",
+                found.0,
+                chunk.len(),
+                found.1
+            ))));
+        }
+    }
+    Ok(())
+}
+
+/// [`references_query`] from a text built once per backend and number of ids.
+fn references_statement(backend: DatabaseBackend, ids: &[Uuid], user_id: i64) -> Statement {
+    static REFERENCES: Templates = Templates::new();
+    let arguments = |ids: &[Uuid], user_id: i64| {
+        let mut args: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        args.push(user_id.into());
+        args
+    };
+    let template = REFERENCES.get(backend, ids.len(), || {
+        let sentinel_ids: Vec<Uuid> = (1..=ids.len() as u128).map(Uuid::from_u128).collect();
+        let sentinel_user = i64::MIN + 1;
+        let built = backend.build(&references_query(&sentinel_ids, sentinel_user));
+        (built, arguments(&sentinel_ids, sentinel_user))
+    });
+    template.statement(&arguments(ids, user_id))
+}
+
+/// How many of the messages `ids` exist, and whether the user does: one row, two counts.
+fn references_query(ids: &[Uuid], user_id: i64) -> SelectStatement {
+    use sea_orm::sea_query::ExprTrait;
+    let messages = Query::select()
+        .expr(Expr::col(message::Column::Id).count())
+        .from(message::Entity)
+        .and_where(message::Column::Id.is_in(ids.iter().copied()))
+        .to_owned();
+    let users = Query::select()
+        .expr(Expr::col(user::Column::Id).count())
+        .from(user::Entity)
+        .and_where(user::Column::Id.eq(user_id))
+        .to_owned();
+    Query::select()
+        .expr(Expr::from(messages))
+        .expr(Expr::from(users))
+        .to_owned()
 }
 
 /// Which end of a room's history comes first.
@@ -680,4 +762,23 @@ pub async fn count_live<C: ConnectionTrait>(db: &C, room_id: Uuid) -> Result<u64
         .filter(message::Column::IsDeleted.eq(false))
         .count(db)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text built once with the arguments bound is exactly the statement sea-query builds.
+    #[test]
+    fn references_template_is_the_built_statement() {
+        for backend in [DatabaseBackend::Sqlite, DatabaseBackend::Postgres] {
+            for n in [1, 3, 1] {
+                let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+                let built = backend.build(&references_query(&ids, 42));
+                let cached = references_statement(backend, &ids, 42);
+                assert_eq!(cached.sql, built.sql);
+                assert_eq!(cached.values, built.values);
+            }
+        }
+    }
 }

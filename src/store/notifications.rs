@@ -258,6 +258,8 @@ async fn release(txn: &impl Exec, whose: Condition, among: Condition) -> Result<
         .cond_where(whose)
         .cond_where(owed_to_member(&rm))
         .to_owned();
+    // Each row references the notification and the membership's user it was read from: with
+    // foreign keys off (a change on the writer's connection) it needs no check of its own.
     let insert = Query::insert()
         .into_table(notification_release::Entity)
         .columns([
@@ -332,6 +334,14 @@ async fn release(txn: &impl Exec, whose: Condition, among: Condition) -> Result<
         }
     }
     for chunk in chunks(&nobody_owed, 1) {
+        if txn.checks_references() {
+            // With foreign keys off nothing cascades: the notifications' release rows go
+            // first, as the key's `ON DELETE CASCADE` would take them.
+            let releases = notification_release::Entity::delete_many()
+                .filter(notification_release::Column::NotificationId.is_in(chunk.iter().copied()))
+                .into_query();
+            txn.exec(txn.build(&releases)).await?;
+        }
         let delete = notification::Entity::delete_many()
             .filter(notification::Column::Id.is_in(chunk.iter().copied()))
             .into_query();

@@ -400,9 +400,12 @@ impl Writer {
     /// so it never overlaps a batch, a commit in a submitter's place or a pool transaction.
     /// Elsewhere (PostgreSQL, an in-memory database, a stopped writer): a transaction of the
     /// pool. `work` must only run statements on the [`Tx`] it is given: nothing else runs on
-    /// this thread's connection, and nothing of the writer's, until it is done.
+    /// this thread's connection, and nothing of the writer's, until it is done. With
+    /// [`References::Checked`] the writer's connection keeps foreign keys off, as for its
+    /// batches, and the statements check what they reference ([`super::exec::Exec::checks_references`]).
     pub async fn transaction<T, E>(
         &self,
+        references: References,
         work: impl AsyncFnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E>
     where
@@ -422,10 +425,12 @@ impl Writer {
         };
         token.take(shared).await.map_err(StoreError::from)?;
         let result = {
-            let conn = direct.begin().map_err(StoreError::from)?;
+            let checks_references = references == References::Checked;
+            let conn = direct.begin(checks_references).map_err(StoreError::from)?;
             let tx = Tx::Own(Lite {
                 conn,
                 observe: shared.observe.as_ref(),
+                checks_references,
             });
             work(&tx).await
         };

@@ -12,6 +12,7 @@ use crate::events::Caller;
 use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame, MessageView};
 use crate::store;
+use crate::store::messages::References;
 
 pub async fn acknowledged(
     app: &AppState,
@@ -39,7 +40,9 @@ pub async fn acknowledged(
     let user_id = caller.user.id;
     app.rooms
         .writer()
-        .transaction(async |txn| store::messages::acknowledge(txn, user_id, message_ids).await)
+        .transaction(References::Checked, async |txn| {
+            store::messages::acknowledge(txn, user_id, message_ids).await
+        })
         .await
         .map_err(ChatError::from)?;
 

@@ -15,7 +15,7 @@ use crate::protocol::server::{event, routed, Frame, MessageEdited, MessagesDelet
 use crate::rooms::lease;
 use crate::rooms::room::Action;
 use crate::store;
-use crate::store::messages::Deletion;
+use crate::store::messages::{Deletion, References};
 
 pub async fn modify(
     app: &AppState,
@@ -82,7 +82,8 @@ async fn edit(app: &AppState, req: &MessageModify) -> Result<Frame, ChatError> {
 
     app.rooms
         .writer()
-        .transaction(async |txn| -> Result<(), ChatError> {
+        // An edit writes no reference: it runs as the batches do, with foreign keys off.
+        .transaction(References::Checked, async |txn| -> Result<(), ChatError> {
             still_live(txn, &[id]).await?;
             Ok(store::messages::edit(txn, id, content).await?)
         })
@@ -108,10 +109,14 @@ async fn delete(app: &AppState, room_id: Uuid, req: &MessageModify) -> Result<Fr
     };
     app.rooms
         .writer()
-        .transaction(async |txn| -> Result<(), ChatError> {
-            still_live(txn, &req.ids).await?;
-            Ok(store::messages::delete(txn, room_id, &req.ids, how).await?)
-        })
+        // A hard delete leaves the rows below the messages to the keys' cascades.
+        .transaction(
+            References::ForeignKeys,
+            async |txn| -> Result<(), ChatError> {
+                still_live(txn, &req.ids).await?;
+                Ok(store::messages::delete(txn, room_id, &req.ids, how).await?)
+            },
+        )
         .await?;
     Ok(routed(
         event::MESSAGE_MODIFICATION,

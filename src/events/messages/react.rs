@@ -11,7 +11,7 @@ use crate::protocol::errors::ChatError;
 use crate::protocol::server::{event, routed, Frame, ReactionAdded, ReactionRemoved};
 use crate::rooms::lease;
 use crate::rooms::room::Action;
-use crate::store::messages::Reacted;
+use crate::store::messages::{Reacted, References};
 use crate::store::notifications::NotificationKind;
 use crate::store::{self, now};
 
@@ -34,7 +34,7 @@ pub async fn react(
     let (removed, notice) = app
         .rooms
         .writer()
-        .transaction(async |txn| -> Result<_, ChatError> {
+        .transaction(References::Checked, async |txn| -> Result<_, ChatError> {
             still_live(txn, &[id]).await?;
             let content = match &change {
                 ReactionChange::Add(content) => content,

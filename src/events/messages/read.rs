@@ -14,6 +14,7 @@ use crate::protocol::server::{event, routed, Frame, MessageView};
 use crate::rooms::lease;
 use crate::rooms::room::Action;
 use crate::store;
+use crate::store::messages::References;
 
 pub async fn read(
     app: &AppState,
@@ -44,7 +45,7 @@ pub async fn read(
     }
     app.rooms
         .writer()
-        .transaction(async |txn| -> Result<(), ChatError> {
+        .transaction(References::Checked, async |txn| -> Result<(), ChatError> {
             still_live(txn, &selected).await?;
             Ok(store::messages::mark_read(txn, user_id, &selected).await?)
         })
