@@ -87,6 +87,8 @@ pub struct DatabaseSettings {
     pub write_queue: usize,
     /// Prepared statements each connection keeps for reuse (0: none kept).
     pub statement_cache: usize,
+    /// SQLite: prepared statements the writer's own connection keeps for reuse (0: none kept).
+    pub writer_statement_cache: usize,
     /// SQLite: WAL pages after which a commit copies them into the database file
     /// (`PRAGMA wal_autocheckpoint`; 0: never, which lets the WAL grow without bound).
     pub sqlite_wal_autocheckpoint: u32,
