@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use entity::{attachment, message, message_delivery, reaction, read_receipt, room, user};
 use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement,
+    Value,
 };
 use uuid::Uuid;
 
@@ -25,14 +26,11 @@ pub async fn find_many<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
 ) -> Result<Vec<message::Model>, StoreError> {
+    let backend = db.get_database_backend();
     let mut found = Vec::new();
     for chunk in chunks(ids, 1) {
-        found.extend(
-            message::Entity::find()
-                .filter(message::Column::Id.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?,
-        );
+        let find = by_ids(&FIND, backend, chunk, find_query);
+        found.extend(message::Model::find_by_statement(find).all(db).await?);
     }
     Ok(found)
 }
@@ -598,20 +596,54 @@ pub async fn mark_read(
 
 /// Whether every one of `ids` (distinct) names a message that exists and is not soft-deleted.
 pub async fn all_live(txn: &impl Exec, ids: &[Uuid]) -> Result<bool, StoreError> {
-    use sea_orm::sea_query::ExprTrait;
     let mut live = 0;
     for chunk in chunks(ids, 1) {
-        let count = Query::select()
-            .expr(Expr::col(message::Column::Id).count())
-            .from(message::Entity)
-            .and_where(message::Column::Id.is_in(chunk.iter().copied()))
-            .and_where(message::Column::IsDeleted.eq(false))
-            .to_owned();
-        if let Some(row) = txn.rows(txn.build(&count)).await?.first() {
+        let count = by_ids(&LIVE_COUNT, txn.backend(), chunk, live_count_query);
+        if let Some(row) = txn.rows(count).await?.first() {
             live += row.int(0)?;
         }
     }
     Ok(usize::try_from(live).is_ok_and(|live| live == ids.len()))
+}
+
+/// The texts of [`live_count_query`]: every change but an acknowledgement runs it.
+static LIVE_COUNT: Templates = Templates::new();
+
+/// The texts of [`find_query`]: the gate of every message event runs it.
+static FIND: Templates = Templates::new();
+
+/// How many of the messages `ids` exist and are not soft-deleted.
+fn live_count_query(ids: &[Uuid]) -> SelectStatement {
+    use sea_orm::sea_query::ExprTrait;
+    Query::select()
+        .expr(Expr::col(message::Column::Id).count())
+        .from(message::Entity)
+        .and_where(message::Column::Id.is_in(ids.iter().copied()))
+        .and_where(message::Column::IsDeleted.eq(false))
+        .to_owned()
+}
+
+/// The messages `ids`, every column.
+fn find_query(ids: &[Uuid]) -> SelectStatement {
+    message::Entity::find()
+        .filter(message::Column::Id.is_in(ids.iter().copied()))
+        .into_query()
+}
+
+/// `query` of `ids` from a text built once per backend and number of ids (only the ids are
+/// bound): sea-query building it cost about as much as SQLite running it.
+fn by_ids(
+    templates: &Templates,
+    backend: DatabaseBackend,
+    ids: &[Uuid],
+    query: fn(&[Uuid]) -> SelectStatement,
+) -> Statement {
+    let args = |ids: &[Uuid]| ids.iter().map(|id| Value::from(*id)).collect::<Vec<_>>();
+    let template = templates.get(backend, ids.len(), || {
+        let sentinels: Vec<Uuid> = (1..=ids.len() as u128).map(Uuid::from_u128).collect();
+        (backend.build(&query(&sentinels)), args(&sentinels))
+    });
+    template.statement(&args(ids))
 }
 
 /// In a transaction that checks its references ([`Exec::checks_references`]): the messages
@@ -767,6 +799,28 @@ pub async fn count_live<C: ConnectionTrait>(db: &C, room_id: Uuid) -> Result<u64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The texts built once with the ids bound are exactly the statements sea-query builds.
+    #[test]
+    fn texts_by_ids_are_the_built_statements() {
+        for backend in [DatabaseBackend::Sqlite, DatabaseBackend::Postgres] {
+            for n in [1, 3, 1] {
+                let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+                for (templates, query) in [
+                    (
+                        &LIVE_COUNT,
+                        live_count_query as fn(&[Uuid]) -> SelectStatement,
+                    ),
+                    (&FIND, find_query),
+                ] {
+                    let built = backend.build(&query(&ids));
+                    let cached = by_ids(templates, backend, &ids, query);
+                    assert_eq!(cached.sql, built.sql);
+                    assert_eq!(cached.values, built.values);
+                }
+            }
+        }
+    }
 
     /// The text built once with the arguments bound is exactly the statement sea-query builds.
     #[test]
