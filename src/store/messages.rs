@@ -8,7 +8,6 @@ use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement,
-    Value,
 };
 use uuid::Uuid;
 
@@ -638,12 +637,7 @@ fn by_ids(
     ids: &[Uuid],
     query: fn(&[Uuid]) -> SelectStatement,
 ) -> Statement {
-    let args = |ids: &[Uuid]| ids.iter().map(|id| Value::from(*id)).collect::<Vec<_>>();
-    let template = templates.get(backend, ids.len(), || {
-        let sentinels: Vec<Uuid> = (1..=ids.len() as u128).map(Uuid::from_u128).collect();
-        (backend.build(&query(&sentinels)), args(&sentinels))
-    });
-    template.statement(&args(ids))
+    templates.for_ids(backend, ids, None, |ids, _| backend.build(&query(ids)))
 }
 
 /// In a transaction that checks its references ([`Exec::checks_references`]): the messages
@@ -687,18 +681,9 @@ pub async fn check_references(
 /// [`references_query`] from a text built once per backend and number of ids.
 fn references_statement(backend: DatabaseBackend, ids: &[Uuid], user_id: i64) -> Statement {
     static REFERENCES: Templates = Templates::new();
-    let arguments = |ids: &[Uuid], user_id: i64| {
-        let mut args: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
-        args.push(user_id.into());
-        args
-    };
-    let template = REFERENCES.get(backend, ids.len(), || {
-        let sentinel_ids: Vec<Uuid> = (1..=ids.len() as u128).map(Uuid::from_u128).collect();
-        let sentinel_user = i64::MIN + 1;
-        let built = backend.build(&references_query(&sentinel_ids, sentinel_user));
-        (built, arguments(&sentinel_ids, sentinel_user))
-    });
-    template.statement(&arguments(ids, user_id))
+    REFERENCES.for_ids(backend, ids, Some(user_id), |ids, user_id| {
+        backend.build(&references_query(ids, user_id))
+    })
 }
 
 /// How many of the messages `ids` exist, and whether the user does: one row, two counts.

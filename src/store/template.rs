@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{DatabaseBackend, Statement, Value};
+use uuid::Uuid;
 
 /// The text of one shape and what each of its placeholders binds.
 #[derive(Debug)]
@@ -90,6 +91,32 @@ impl Templates {
             all.push((backend, n, template.clone()));
         }
         template
+    }
+
+    /// The statement `build` makes of `ids` (and of `user`, a statement's one other argument
+    /// if it has one), from the text built once per backend and number of ids: `build` runs
+    /// with sentinels the first time only (with a sentinel for `user` even when there is none,
+    /// which it then ignores).
+    pub fn for_ids(
+        &self,
+        backend: DatabaseBackend,
+        ids: &[Uuid],
+        user: Option<i64>,
+        build: impl FnOnce(&[Uuid], i64) -> Statement,
+    ) -> Statement {
+        let args = |ids: &[Uuid], user: Option<i64>| -> Vec<Value> {
+            ids.iter()
+                .map(|id| Value::from(*id))
+                .chain(user.map(Value::from))
+                .collect()
+        };
+        let template = self.get(backend, ids.len(), || {
+            let sentinel_ids: Vec<Uuid> = (1..=ids.len() as u128).map(Uuid::from_u128).collect();
+            let sentinel_user = i64::MIN + 1;
+            let built = build(&sentinel_ids, sentinel_user);
+            (built, args(&sentinel_ids, user.map(|_| sentinel_user)))
+        });
+        template.statement(&args(ids, user))
     }
 }
 

@@ -29,7 +29,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait, Statement, Value,
+    QueryTrait, Statement,
 };
 
 use super::exec::Exec;
@@ -162,20 +162,9 @@ pub async fn forget_read(
 /// of the receipt's statements.
 fn forget_read_statement(backend: DatabaseBackend, reader_id: i64, ids: &[Uuid]) -> Statement {
     static FORGET_READ: Templates = Templates::new();
-    let template = FORGET_READ.get(backend, ids.len(), || {
-        let sentinel_ids: Vec<Uuid> = (1..=ids.len() as u128).map(Uuid::from_u128).collect();
-        let sentinel_reader = i64::MIN + 1;
-        let built = backend.build(&forget_read_update(sentinel_reader, &sentinel_ids));
-        (built, arguments(sentinel_reader, &sentinel_ids))
-    });
-    template.statement(&arguments(reader_id, ids))
-}
-
-/// The arguments of [`forget_read_statement`]'s template, in its sentinels' order.
-fn arguments(reader_id: i64, ids: &[Uuid]) -> Vec<Value> {
-    let mut args: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
-    args.push(reader_id.into());
-    args
+    FORGET_READ.for_ids(backend, ids, Some(reader_id), |ids, reader_id| {
+        backend.build(&forget_read_update(reader_id, ids))
+    })
 }
 
 /// The statement of [`forget_read`] for one chunk.
