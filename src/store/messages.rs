@@ -303,7 +303,17 @@ fn script_for<'a>(
     // their rows: a missing one is NULL, which the NOT NULL columns refuse.
     let checked = script.checks_references();
     let fused = script.fused();
-    let insert = if checked {
+    // One message binds its values in place: a `VALUES` table is an ephemeral B-tree on
+    // SQLite ([`Script::single_row`]).
+    let single = script.single_row(messages.len());
+    let insert = if checked && single {
+        script.statement(
+            "INSERT OR FAIL INTO messages (id, room_id, sender_id, content, is_deleted, \
+             created_at, updated_at, parent_message_id, is_forwarded, forwarded_from_id, \
+             is_edited) VALUES (?, (SELECT id FROM rooms WHERE id = ?), \
+             (SELECT id FROM users WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+    } else if checked {
         script.statement(
             "INSERT OR FAIL INTO messages (id, room_id, sender_id, content, is_deleted, \
              created_at, updated_at, parent_message_id, is_forwarded, forwarded_from_id, \
@@ -338,35 +348,36 @@ fn script_for<'a>(
             false.into(),
         ]
     });
-    if checked || fused {
+    if (checked && !single) || fused {
         insert.table(rows, MESSAGE_TYPES);
+    } else if checked {
+        for row in rows {
+            insert.binds(row);
+        }
     } else {
         insert.rows(rows);
     }
     // One UPDATE for every room touched; it moves `notification_seq` on before the
     // notifications take their numbers from it.
     let or_fail = script.or_fail();
-    let update = script.statement(&format!(
-        "UPDATE{or_fail} rooms SET last_message_id = v.column2, updated_at = v.column3, \
-         messages_posted = messages_posted + v.column4, \
-         notification_seq = notification_seq + v.column5 FROM "
-    ));
-    let rows = rooms.iter().map(|r| {
-        let (last, at) = r.last.expect("a room is listed with its messages");
-        [
-            r.room_id.into(),
-            last.into(),
-            at.into(),
-            r.posted.into(),
-            r.notified.into(),
-        ]
-    });
-    update
-        .table(rows, ["uuid", "uuid", "timestamptz", "int8", "int8"])
-        .push(" WHERE rooms.id = v.column1");
-    if fused && !notices.is_empty() {
-        // The notifications' numbers come from the rooms as this UPDATE leaves them.
-        update.push(" RETURNING rooms.id, rooms.notification_seq");
+    if script.single_row(rooms.len()) {
+        let room = &rooms[0];
+        let (last, at) = room.last.expect("a room is listed with its messages");
+        script
+            .statement(&format!(
+                "UPDATE{or_fail} rooms SET last_message_id = ?, updated_at = ?, \
+                 messages_posted = messages_posted + ?, \
+                 notification_seq = notification_seq + ? WHERE id = ?"
+            ))
+            .binds([
+                last.into(),
+                at.into(),
+                room.posted.into(),
+                room.notified.into(),
+                room.room_id.into(),
+            ]);
+    } else {
+        room_update(script, &rooms, or_fail, fused, !notices.is_empty());
     }
     let rooms_after = script.changed_by_last("rooms");
     let notified: Vec<(Uuid, i64)> = rooms.iter().map(|r| (r.room_id, r.notified)).collect();
@@ -385,6 +396,38 @@ fn script_for<'a>(
         unread::count_new_messages(script, &senders);
     }
     written
+}
+
+/// The one UPDATE of every room a batch touches, from a table of the rooms' rows.
+fn room_update(
+    script: &mut Script,
+    rooms: &[RoomBump],
+    or_fail: &str,
+    fused: bool,
+    numbering: bool,
+) {
+    let update = script.statement(&format!(
+        "UPDATE{or_fail} rooms SET last_message_id = v.column2, updated_at = v.column3, \
+         messages_posted = messages_posted + v.column4, \
+         notification_seq = notification_seq + v.column5 FROM "
+    ));
+    let rows = rooms.iter().map(|r| {
+        let (last, at) = r.last.expect("a room is listed with its messages");
+        [
+            r.room_id.into(),
+            last.into(),
+            at.into(),
+            r.posted.into(),
+            r.notified.into(),
+        ]
+    });
+    update
+        .table(rows, ["uuid", "uuid", "timestamptz", "int8", "int8"])
+        .push(" WHERE rooms.id = v.column1");
+    if fused && numbering {
+        // The notifications' numbers come from the rooms as this UPDATE leaves them.
+        update.push(" RETURNING rooms.id, rooms.notification_seq");
+    }
 }
 
 /// What a room row takes from a run of messages.

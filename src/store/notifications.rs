@@ -142,6 +142,30 @@ pub(super) fn insert_numbered(
         return;
     }
     let or_fail = script.or_fail();
+    if let ([n], true) = (notices, script.single_row(notices.len())) {
+        let in_room = per_room
+            .iter()
+            .find(|(room, _)| *room == n.room_id)
+            .map_or(n.nth_in_room, |(_, count)| *count);
+        script
+            .statement(&format!(
+                "INSERT{or_fail} INTO notifications (id, message_id, room_id, \
+                 notification_type, created_at, actor_id, seq, owed) SELECT ?, ?, ?, ?, ?, ?, \
+                 rooms.notification_seq - ?, ? FROM {rooms} WHERE rooms.id = ?"
+            ))
+            .binds([
+                n.id.into(),
+                n.message_id.into(),
+                n.room_id.into(),
+                n.kind.as_str().into(),
+                n.at.into(),
+                n.actor.into(),
+                (in_room - n.nth_in_room).into(),
+                n.owed.into(),
+                n.room_id.into(),
+            ]);
+        return;
+    }
     let insert = script.statement(&format!(
         "INSERT{or_fail} INTO notifications (id, message_id, room_id, notification_type, \
          created_at, actor_id, seq, owed) SELECT v.column1, v.column2, v.column3, v.column4, \

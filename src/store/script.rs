@@ -124,6 +124,13 @@ impl Sql {
         self.push(")")
     }
 
+    /// Binds `values` to the placeholders the text already holds, in order: a statement
+    /// written for one row ([`Script::single_row`], SQLite's `?`).
+    pub fn binds<const N: usize>(&mut self, values: [Value; N]) -> &mut Sql {
+        self.values.extend(values);
+        self
+    }
+
     /// `(a, b, …), (c, d, …)`: one parenthesised row of placeholders per row.
     pub fn rows<const N: usize>(&mut self, rows: impl IntoIterator<Item = [Value; N]>) -> &mut Sql {
         for (i, row) in rows.into_iter().enumerate() {
@@ -231,6 +238,17 @@ impl Script {
     /// instead ([`Script::changed_by_last`]). Elsewhere each sees the changes of those before.
     pub fn fused(&self) -> bool {
         self.backend == DatabaseBackend::Postgres
+    }
+
+    /// Whether a statement of `rows` rows is written for one row, its values bound in place
+    /// (`UPDATE … SET x = ? WHERE id = ?`), rather than reading them from a [`Sql::table`]:
+    /// on SQLite, for one row. There SQLite copies a `FROM (VALUES …)` table into an ephemeral
+    /// B-tree, and an `UPDATE … FROM` collects its rows in another, each a page allocated,
+    /// zeroed and freed: more than the statement's own work on one row (docs/performance.md,
+    /// "Fewer instructions a send"). PostgreSQL keeps the table, whose text does not change
+    /// with the number of rows.
+    pub fn single_row(&self, rows: usize) -> bool {
+        rows == 1 && !self.fused()
     }
 
     /// What a statement added next reads as `table` to see the rows of `table` as the last

@@ -66,6 +66,15 @@ pub(super) fn count_new_messages(script: &mut Script, senders: &[(Uuid, i64, i64
         return;
     }
     let or_fail = script.or_fail();
+    if let ([(room, sender, n)], true) = (senders, script.single_row(senders.len())) {
+        script
+            .statement(&format!(
+                "UPDATE{or_fail} room_members SET settled = settled + ? \
+                 WHERE room_members.room_id = ? AND room_members.user_id = ?"
+            ))
+            .binds([(*n).into(), (*room).into(), (*sender).into()]);
+        return;
+    }
     let update = script.statement(&format!(
         "UPDATE{or_fail} room_members SET settled = settled + v.column3 FROM "
     ));
