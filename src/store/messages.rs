@@ -828,6 +828,53 @@ pub async fn count_live<C: ConnectionTrait>(db: &C, room_id: Uuid) -> Result<u64
 mod tests {
     use super::*;
 
+    fn planned(room_id: Uuid, sender_id: i64) -> Planned {
+        Planned {
+            message: NewMessage {
+                room_id,
+                sender_id,
+                content: SafeHtml::literal("hi"),
+                parent_message_id: None,
+                forwarded_from_id: None,
+                is_forwarded: false,
+                media: Vec::new(),
+                notification_type: Some(NotificationKind::NewMessage),
+            },
+            recipients: 2,
+        }
+    }
+
+    /// On SQLite a statement of one row reads no `VALUES` table (an ephemeral B-tree there)
+    /// and binds exactly the placeholders its text holds; two messages of two rooms and
+    /// PostgreSQL keep their tables.
+    #[test]
+    fn a_batch_statement_of_one_row_binds_its_values_in_place_on_sqlite() {
+        let (room, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let one = [planned(room, 1)];
+        let two = [planned(room, 1), planned(other, 2)];
+        for (backend, messages, tables) in [
+            (DatabaseBackend::Sqlite, &one[..], 0),
+            (DatabaseBackend::Sqlite, &two[..], 4),
+            (DatabaseBackend::Postgres, &one[..], 4),
+        ] {
+            let (script, written) =
+                create_many_script_with(backend, messages, References::Checked).expect("fits");
+            assert_eq!(written.len(), messages.len());
+            let shapes = script.shapes();
+            assert_eq!(shapes.len(), 4, "{shapes:?}");
+            let read_from_tables = shapes
+                .iter()
+                .filter(|(text, _)| text.contains("AS v"))
+                .count();
+            assert_eq!(read_from_tables, tables, "{backend:?}: {shapes:?}");
+            if backend == DatabaseBackend::Sqlite {
+                for (text, values) in shapes {
+                    assert_eq!(text.matches('?').count(), values, "{text}");
+                }
+            }
+        }
+    }
+
     /// The texts built once with the ids bound are exactly the statements sea-query builds.
     #[test]
     fn texts_by_ids_are_the_built_statements() {

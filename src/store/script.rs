@@ -488,6 +488,15 @@ impl Script {
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }
+
+    /// Each statement's text and how many values it binds.
+    #[cfg(test)]
+    pub(super) fn shapes(&self) -> Vec<(&str, usize)> {
+        self.statements
+            .iter()
+            .map(|sql| (sql.text.as_str(), sql.values.len()))
+            .collect()
+    }
 }
 
 /// The name of the `i`-th statement of a fused script, a `WITH` query of it.
