@@ -28,7 +28,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryTrait,
+    QueryFilter, QueryTrait, Value,
 };
 use uuid::Uuid;
 
@@ -142,36 +142,7 @@ pub(super) fn insert_numbered(
         return;
     }
     let or_fail = script.or_fail();
-    if let ([n], true) = (notices, script.single_row(notices.len())) {
-        let in_room = per_room
-            .iter()
-            .find(|(room, _)| *room == n.room_id)
-            .map_or(n.nth_in_room, |(_, count)| *count);
-        script
-            .statement(&format!(
-                "INSERT{or_fail} INTO notifications (id, message_id, room_id, \
-                 notification_type, created_at, actor_id, seq, owed) SELECT ?, ?, ?, ?, ?, ?, \
-                 rooms.notification_seq - ?, ? FROM {rooms} WHERE rooms.id = ?"
-            ))
-            .binds([
-                n.id.into(),
-                n.message_id.into(),
-                n.room_id.into(),
-                n.kind.as_str().into(),
-                n.at.into(),
-                n.actor.into(),
-                (in_room - n.nth_in_room).into(),
-                n.owed.into(),
-                n.room_id.into(),
-            ]);
-        return;
-    }
-    let insert = script.statement(&format!(
-        "INSERT{or_fail} INTO notifications (id, message_id, room_id, notification_type, \
-         created_at, actor_id, seq, owed) SELECT v.column1, v.column2, v.column3, v.column4, \
-         v.column5, v.column6, rooms.notification_seq - v.column7, v.column8 FROM "
-    ));
-    let rows = notices.iter().map(|n| {
+    let row = |n: &Numbered| -> [Value; 8] {
         let in_room = per_room
             .iter()
             .find(|(room, _)| *room == n.room_id)
@@ -186,7 +157,24 @@ pub(super) fn insert_numbered(
             (in_room - n.nth_in_room).into(),
             n.owed.into(),
         ]
-    });
+    };
+    if let ([n], true) = (notices, script.single_row(notices.len())) {
+        script
+            .statement(&format!(
+                "INSERT{or_fail} INTO notifications (id, message_id, room_id, \
+                 notification_type, created_at, actor_id, seq, owed) SELECT ?, ?, ?, ?, ?, ?, \
+                 rooms.notification_seq - ?, ? FROM {rooms} WHERE rooms.id = ?"
+            ))
+            .binds(row(n))
+            .binds([n.room_id.into()]);
+        return;
+    }
+    let insert = script.statement(&format!(
+        "INSERT{or_fail} INTO notifications (id, message_id, room_id, notification_type, \
+         created_at, actor_id, seq, owed) SELECT v.column1, v.column2, v.column3, v.column4, \
+         v.column5, v.column6, rooms.notification_seq - v.column7, v.column8 FROM "
+    ));
+    let rows = notices.iter().map(row);
     let types = [
         "uuid",
         "uuid",
