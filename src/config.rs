@@ -92,6 +92,9 @@ pub struct DatabaseSettings {
     /// SQLite: WAL pages after which a commit copies them into the database file
     /// (`PRAGMA wal_autocheckpoint`; 0: never, which lets the WAL grow without bound).
     pub sqlite_wal_autocheckpoint: u32,
+    /// SQLite file: bytes of write-ahead log frames the writer's own connection gathers into
+    /// one write ([`crate::store::wal_writes`]); 0: SQLite's own writes, two a frame.
+    pub sqlite_wal_write_bytes: usize,
     /// SQLite: seconds after a commit of the writer that the checkpointer
     /// ([`crate::store::checkpoint`]) copies the WAL into the database file on a connection
     /// of its own; 0: no checkpointer (commits checkpoint, after `sqlite_wal_autocheckpoint`).
@@ -392,6 +395,10 @@ impl Settings {
             if !(secs.is_finite() && (0.0..1e9).contains(&secs)) {
                 return invalid(key, "must be zero or a positive number of seconds");
             }
+        }
+        // One write of at most this many bytes (SQLite passes a length as a C int).
+        if self.database.sqlite_wal_write_bytes > 1 << 30 {
+            return invalid("database.sqlite_wal_write_bytes", "must be at most 1073741824");
         }
         if self.auth.jwt_secret.is_empty() {
             return invalid("auth.jwt_secret", "must not be empty");

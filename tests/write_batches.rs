@@ -819,6 +819,89 @@ async fn the_checkpointer_copies_committed_sends_into_the_database_file() {
     remove_sqlite_files(&copy);
 }
 
+/// Every send answered is in the write-ahead log as a crash would leave it: the database
+/// file and its log copied at that instant (no checkpoint has copied anything: both are off)
+/// and opened afresh, which recovers the log frame by frame, checking every checksum, hold
+/// every message, long ones (pages of their own) among short ones (SQLite only). The writer's
+/// connection gathers a commit's frames into one write (`database.sqlite_wal_write_bytes`); a
+/// limit smaller than a page writes them a frame at a time, and 0 as SQLite does.
+#[tokio::test]
+async fn every_answered_send_is_in_the_log_a_crash_would_leave() {
+    for limit in ["1048576", "100", "0"] {
+        let app = common::spawn_app_with(&[
+            ("database.sqlite_wal_autocheckpoint", "0"),
+            ("database.sqlite_checkpoint_delay", "0"),
+            ("database.sqlite_wal_write_bytes", limit),
+        ])
+        .await;
+        let Some(file) = sqlite_file_of(&app) else {
+            return;
+        };
+        let (mut alice, mut bob) = (app.user(1).await, app.user(2).await);
+        let room = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
+
+        let mut sent = 0;
+        for n in 0..30 {
+            let content = if n % 7 == 3 {
+                format!("{n} {}", "x".repeat(9_000))
+            } else {
+                format!("message {n}")
+            };
+            common::send_message(&mut alice, room, &content).await;
+            sent += 1;
+            let copy =
+                std::env::temp_dir().join(format!("chatd-crashed-{}.db", Uuid::new_v4()));
+            let (messages, check) = after_a_crash(&file, &copy).await;
+            remove_sqlite_files(&copy);
+            assert_eq!((messages, check.as_str()), (sent, "ok"), "limit {limit}, send {n}");
+        }
+    }
+}
+
+/// The SQLite file of `app`'s database; `None` on PostgreSQL.
+fn sqlite_file_of(app: &common::TestApp) -> Option<std::path::PathBuf> {
+    app.settings
+        .database
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split('?').next())
+        .map(std::path::PathBuf::from)
+}
+
+/// The messages in `file` and its write-ahead log as they are now, copied to `copy` and
+/// opened there (SQLite recovers the log), and what `PRAGMA integrity_check` says of it.
+async fn after_a_crash(file: &std::path::Path, copy: &std::path::Path) -> (i64, String) {
+    remove_sqlite_files(copy);
+    std::fs::copy(file, copy).expect("copy the database file");
+    std::fs::copy(
+        format!("{}-wal", file.display()),
+        format!("{}-wal", copy.display()),
+    )
+    .expect("copy its log");
+    let url = format!("sqlite://{}?mode=rw", copy.display());
+    let db = sea_orm::Database::connect(url).await.expect("open the copy");
+    let one = |sql: &str| {
+        let db = &db;
+        let sql = sql.to_string();
+        async move {
+            db.query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, sql))
+                .await
+                .expect("query")
+                .expect("a row")
+        }
+    };
+    let messages: i64 = one("SELECT count(*) FROM messages")
+        .await
+        .try_get_by_index(0)
+        .expect("a count");
+    let check: String = one("PRAGMA integrity_check")
+        .await
+        .try_get_by_index(0)
+        .expect("a verdict");
+    db.close().await.ok();
+    (messages, check)
+}
+
 /// Whether `file`, copied without the WAL beside it (what checkpoints have copied into it so
 /// far), holds a message with this content.
 async fn database_file_holds(

@@ -51,6 +51,9 @@ pub struct Direct {
     busy: Duration,
     statement_cache: usize,
     wal_autocheckpoint: u32,
+    /// The VFS that gathers the connection's WAL frames into a write a commit
+    /// ([`super::wal_writes`]); `None`: SQLite's default.
+    vfs: Option<&'static str>,
     /// Whether the connection checks foreign keys now. A batch whose statements check their
     /// references themselves runs with them off; every other with them on. The pragma is set
     /// only when a batch needs the other state: setting it expires the prepared statements.
@@ -76,6 +79,7 @@ impl Direct {
             busy: Duration::from_secs_f64(settings.sqlite_busy_timeout),
             statement_cache: settings.writer_statement_cache,
             wal_autocheckpoint: settings.sqlite_wal_autocheckpoint,
+            vfs: super::wal_writes::vfs(settings.sqlite_wal_write_bytes),
             foreign_keys: true,
         };
         direct.connection()?;
@@ -87,7 +91,10 @@ impl Direct {
         if self.conn.is_none() {
             // Read-write, never create: a file that vanished is an error, not a new database.
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let conn = Connection::open_with_flags(&self.path, flags)?;
+            let conn = match self.vfs {
+                Some(vfs) => Connection::open_with_flags_and_vfs(&self.path, flags, vfs)?,
+                None => Connection::open_with_flags(&self.path, flags)?,
+            };
             conn.busy_timeout(self.busy)?;
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {

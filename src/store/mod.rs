@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod template;
 pub mod unread;
 pub mod users;
+pub mod wal_writes;
 pub mod writer;
 
 use std::path::PathBuf;
