@@ -398,7 +398,10 @@ impl Settings {
         }
         // One write of at most this many bytes (SQLite passes a length as a C int).
         if self.database.sqlite_wal_write_bytes > 1 << 30 {
-            return invalid("database.sqlite_wal_write_bytes", "must be at most 1073741824");
+            return invalid(
+                "database.sqlite_wal_write_bytes",
+                "must be at most 1073741824",
+            );
         }
         if self.auth.jwt_secret.is_empty() {
             return invalid("auth.jwt_secret", "must not be empty");

@@ -849,11 +849,14 @@ async fn every_answered_send_is_in_the_log_a_crash_would_leave() {
             };
             common::send_message(&mut alice, room, &content).await;
             sent += 1;
-            let copy =
-                std::env::temp_dir().join(format!("chatd-crashed-{}.db", Uuid::new_v4()));
+            let copy = std::env::temp_dir().join(format!("chatd-crashed-{}.db", Uuid::new_v4()));
             let (messages, check) = after_a_crash(&file, &copy).await;
             remove_sqlite_files(&copy);
-            assert_eq!((messages, check.as_str()), (sent, "ok"), "limit {limit}, send {n}");
+            assert_eq!(
+                (messages, check.as_str()),
+                (sent, "ok"),
+                "limit {limit}, send {n}"
+            );
         }
     }
 }
@@ -879,7 +882,9 @@ async fn after_a_crash(file: &std::path::Path, copy: &std::path::Path) -> (i64, 
     )
     .expect("copy its log");
     let url = format!("sqlite://{}?mode=rw", copy.display());
-    let db = sea_orm::Database::connect(url).await.expect("open the copy");
+    let db = sea_orm::Database::connect(url)
+        .await
+        .expect("open the copy");
     let one = |sql: &str| {
         let db = &db;
         let sql = sql.to_string();

@@ -166,9 +166,7 @@ unsafe extern "C" fn open(
         ptr::write(
             me,
             File {
-                base: ffi::sqlite3_file {
-                    pMethods: &METHODS,
-                },
+                base: ffi::sqlite3_file { pMethods: &METHODS },
                 real,
                 log,
                 peer: ptr::null_mut(),
@@ -326,7 +324,12 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     }
 }
 
-unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, buf: *mut c_void, n: c_int, at: i64) -> c_int {
+unsafe extern "C" fn read(
+    file: *mut ffi::sqlite3_file,
+    buf: *mut c_void,
+    n: c_int,
+    at: i64,
+) -> c_int {
     unsafe { flushed(file, |m, f| m.xRead.expect("xRead")(f, buf, n, at)) }
 }
 
@@ -341,7 +344,11 @@ unsafe extern "C" fn write(
         if let Some(log) = me.log.as_mut() {
             let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), n.max(0) as usize);
             if log.gather(bytes, at) {
-                return if log.due() { me.flush() } else { ffi::SQLITE_OK };
+                return if log.due() {
+                    me.flush()
+                } else {
+                    ffi::SQLITE_OK
+                };
             }
             match me.flush() {
                 ffi::SQLITE_OK => {}
@@ -374,11 +381,23 @@ unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int
 }
 
 unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    unsafe { direct(file, |m, f| m.xCheckReservedLock.expect("xCheckReservedLock")(f, out)) }
+    unsafe {
+        direct(file, |m, f| {
+            m.xCheckReservedLock.expect("xCheckReservedLock")(f, out)
+        })
+    }
 }
 
-unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
-    unsafe { flushed(file, |m, f| m.xFileControl.expect("xFileControl")(f, op, arg)) }
+unsafe extern "C" fn file_control(
+    file: *mut ffi::sqlite3_file,
+    op: c_int,
+    arg: *mut c_void,
+) -> c_int {
+    unsafe {
+        flushed(file, |m, f| {
+            m.xFileControl.expect("xFileControl")(f, op, arg)
+        })
+    }
 }
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
@@ -386,7 +405,11 @@ unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    unsafe { direct(file, |m, f| m.xDeviceCharacteristics.expect("xDeviceCharacteristics")(f)) }
+    unsafe {
+        direct(file, |m, f| {
+            m.xDeviceCharacteristics.expect("xDeviceCharacteristics")(f)
+        })
+    }
 }
 
 unsafe extern "C" fn shm_map(
@@ -396,10 +419,19 @@ unsafe extern "C" fn shm_map(
     extend: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    unsafe { direct(file, |m, f| m.xShmMap.expect("xShmMap")(f, region, size, extend, out)) }
+    unsafe {
+        direct(file, |m, f| {
+            m.xShmMap.expect("xShmMap")(f, region, size, extend, out)
+        })
+    }
 }
 
-unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, at: c_int, n: c_int, flags: c_int) -> c_int {
+unsafe extern "C" fn shm_lock(
+    file: *mut ffi::sqlite3_file,
+    at: c_int,
+    n: c_int,
+    flags: c_int,
+) -> c_int {
     unsafe {
         let me = File::of(file);
         // Only frames of a transaction that did not commit can be left here (a commit's are
@@ -482,8 +514,10 @@ mod tests {
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .expect("WAL");
         assert_eq!(mode, "wal");
-        conn.pragma_update(None, "synchronous", "NORMAL").expect("synchronous");
-        conn.pragma_update(None, "wal_autocheckpoint", 0).expect("no checkpoints");
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .expect("synchronous");
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("no checkpoints");
         conn
     }
 
@@ -499,9 +533,11 @@ mod tests {
         }
         let conn = Connection::open(&copy).expect("open the copy");
         let counted = conn
-            .query_row("SELECT count(*), coalesce(sum(length(body)), 0) FROM t", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT count(*), coalesce(sum(length(body)), 0) FROM t",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .expect("count");
         let check: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -522,7 +558,8 @@ mod tests {
             let ours = connect(&path, Some(vfs(limit).expect("registered")));
             ours.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
                 .expect("table");
-            ours.pragma_update(None, "cache_size", 20).expect("a small cache");
+            ours.pragma_update(None, "cache_size", 20)
+                .expect("a small cache");
             let theirs = connect(&path, None);
             let (mut rows, mut bytes) = (0_i64, 0_i64);
             for round in 0..24_i64 {
@@ -546,7 +583,11 @@ mod tests {
                     .expect("update");
                 ours.execute_batch("COMMIT").expect("commit");
                 rows += n;
-                assert_eq!(after_a_crash(&path), (rows, bytes, "ok".into()), "round {round}");
+                assert_eq!(
+                    after_a_crash(&path),
+                    (rows, bytes, "ok".into()),
+                    "round {round}"
+                );
                 if round % 5 == 4 {
                     let _: (i64, i64, i64) = theirs
                         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
@@ -569,7 +610,11 @@ mod tests {
                     rows += 1;
                     bytes += 10;
                 }
-                assert_eq!(after_a_crash(&path), (rows, bytes, "ok".into()), "round {round}");
+                assert_eq!(
+                    after_a_crash(&path),
+                    (rows, bytes, "ok".into()),
+                    "round {round}"
+                );
             }
             drop(theirs);
             drop(ours);
