@@ -5,7 +5,8 @@
 //! Why: SQLite writes each WAL frame with two `pwrite`s, its 24-byte header and then its page
 //! (`walWriteOneFrame`), so a send at window 1, whose commit changes about twelve pages, made
 //! 24 system calls to append 49 KB to one file (docs/performance.md, "One write a commit").
-//! Here the frames a transaction appends are gathered and written with one call.
+//! Here the frames a transaction appends are gathered and written with one call (of at most
+//! [`MOST_A_WRITE`] bytes; a larger transaction with a few).
 //!
 //! What does not change: every byte lands where SQLite writes it, in the order SQLite writes
 //! it, and before anything can read it. Frames are gathered only while they are appended,
