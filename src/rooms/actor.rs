@@ -349,7 +349,17 @@ impl RoomActor {
         // The state the write is checked against again (`Write for Post`).
         room.authorize(msg.message.sender_id, Action::Post)?;
         let (job, landed) = WriteJob::new(msg, room.clone());
-        if let Err(job) = self.wiring.writer.try_submit(job) {
+        // An earlier send still to be fanned out: this room's sends come faster than one
+        // commit each, so this one joins the writer's next batch instead of committing alone
+        // where it is handed over, even when the writer is idle and the pool's write
+        // connection kept at hand (`database.sqlite_write_hold`).
+        let writer = &self.wiring.writer;
+        let handed = if self.in_flight.is_empty() {
+            writer.try_submit(job)
+        } else {
+            writer.try_queue(job)
+        };
+        if let Err(job) = handed {
             // The writer's queue is full: this actor handles nothing more until it has room,
             // which keeps the room's writes in order and pushes back on its senders.
             let writer = self.wiring.writer.clone();

@@ -35,7 +35,11 @@
 //! connection) is only ever tried, so the submitter's thread never waits for the writer; a
 //! failing commit leaves nothing written and hands the job to the writer's queue, where it is
 //! run again as any failing batch is (alone, in a savepoint); a stopped writer has closed its
-//! connection, so no job is committed past the stop.
+//! connection, so no job is committed past the stop. A submitter whose jobs come faster than
+//! one commit each (a room with an earlier send not yet fanned out) hands them over with
+//! [`Writer::try_queue`], which never commits in place: with the pool's write connection kept
+//! at hand (`database.sqlite_write_hold`) a busy room would otherwise commit every send alone
+//! on its own thread, where the writer's thread commits them in batches beside its fan-out.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -372,6 +376,15 @@ impl Writer {
         } else {
             job
         };
+        self.try_queue(job)
+    }
+
+    /// [`Writer::try_submit`] that never commits in the writer's place: for a submitter whose
+    /// jobs come faster than they are committed one by one (a room with an earlier send not
+    /// yet fanned out), so that they join the writer's batches wherever the writer's own
+    /// connection or the pool's write connection happen to be free (docs/performance.md, "A
+    /// hold that keeps the batches").
+    pub fn try_queue(&self, job: Box<dyn Job>) -> Result<(), Box<dyn Job>> {
         let counted = Counted::add(&self.shared.in_flight);
         match self.queue.try_send(job) {
             Ok(()) => {
