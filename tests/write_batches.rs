@@ -769,6 +769,78 @@ async fn an_idle_writer_commits_a_message_where_it_is_handed_over_and_a_busy_one
     assert_eq!(row.messages_posted, 3);
 }
 
+/// A message handed over with `try_queue` is committed by the writer's thread even when the
+/// writer is idle and would have committed it in the submitter's place, and lands in the
+/// order it was handed over, between messages committed in that place.
+#[actix_rt::test]
+async fn a_message_queued_to_an_idle_writer_is_committed_by_the_writer_in_order() {
+    // Arrange: users 1–2, their room, and a writer that commits in its submitters' place.
+    let (settings, db, _database) = migrated_database().await;
+    add_users(&db, 1..=2).await;
+    let room = pair_room(&db, 1, 2).await;
+    let (arbiter, writer, stop) = start_writer_with(&settings, &db, None, 64, 64, true);
+    let here = Direct::open(&settings.database).expect("open").is_some();
+    let first = to_an_idle_writer(&writer, &db, here, room, "here").await;
+
+    // Act: one queued to the idle writer, then one more handed over as usual.
+    until_idle(&writer, &db).await;
+    let (job, queued) = send_message(room, 2, "queued");
+    let (job, planned_on) = OnThread::wrap(job);
+    assert!(writer.try_queue(job).is_ok());
+    let queued = queued.await.expect("answered").expect("committed");
+    let last = to_an_idle_writer(&writer, &db, here, room, "here again").await;
+
+    // Assert: the queued one was written on the writer's thread, and the room holds the three
+    // in the order they were handed over.
+    let planned_on = planned_on.await.expect("planned");
+    assert_ne!(planned_on, std::thread::current().id());
+    assert!(first.0 <= queued.0 && queued.0 <= last.0);
+    assert_eq!(
+        stored_in_order(&db, room).await,
+        [first.1.id, queued.1.id, last.1.id]
+    );
+    stop.stop().await;
+    arbiter.stop();
+}
+
+/// A job that tells on which thread its message was planned (where it is committed).
+struct OnThread {
+    job: Box<dyn Job>,
+    planned_on: Option<oneshot::Sender<std::thread::ThreadId>>,
+}
+
+impl OnThread {
+    fn wrap(job: Box<dyn Job>) -> (Box<OnThread>, oneshot::Receiver<std::thread::ThreadId>) {
+        let (planned_on, told) = oneshot::channel();
+        let job = Box::new(OnThread {
+            job,
+            planned_on: Some(planned_on),
+        });
+        (job, told)
+    }
+}
+
+impl Job for OnThread {
+    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> JobFuture<'a> {
+        self.job.run(txn)
+    }
+
+    fn message(&mut self) -> Option<Planned> {
+        if let Some(planned_on) = self.planned_on.take() {
+            let _ = planned_on.send(std::thread::current().id());
+        }
+        self.job.message()
+    }
+
+    fn written(&mut self, stored: Written) -> Verdict {
+        self.job.written(stored)
+    }
+
+    fn finish(self: Box<Self>, batch: Result<Instant, &DbErr>) {
+        self.job.finish(batch)
+    }
+}
+
 /// The writer's connection checkpoints its WAL after `database.sqlite_wal_autocheckpoint`
 /// pages (SQLite only: PostgreSQL has no such pragma).
 #[tokio::test]
@@ -1226,21 +1298,32 @@ async fn rooms_created_and_members_added_while_sends_keep_committing_all_land() 
         ("own", "actors"),
         ("rooms", "actors"),
     ] {
-        writes_through_the_pool_land_beside_sends(writer_thread, actor_thread).await;
+        writes_through_the_pool_land_beside_sends(writer_thread, actor_thread, Some("0.05")).await;
     }
 }
 
-async fn writes_through_the_pool_land_beside_sends(writer_thread: &str, actor_thread: &str) {
+/// The same with the default placement and hold: what a server started without settings does
+/// while one member sends at window 1.
+#[tokio::test]
+async fn with_the_default_hold_rooms_created_and_members_added_beside_window_one_sends_all_land() {
+    writes_through_the_pool_land_beside_sends("adaptive", "worker", None).await;
+}
+
+async fn writes_through_the_pool_land_beside_sends(
+    writer_thread: &str,
+    actor_thread: &str,
+    hold: Option<&str>,
+) {
     const ROOMS: usize = 6;
     const LEAST_SENDS: usize = 20;
-    // Arrange: alice and bob in a room of their own; carol, dave and eve connected. The hold
-    // is long beside a send's commit, so that the rooms' writes come while it is held.
-    let app = spawn_app_with(&[
+    // Arrange: alice and bob in a room of their own; carol, dave and eve connected. A hold
+    // long beside a send's commit makes the rooms' writes come while it is held.
+    let mut settings = vec![
         ("database.writer_thread", writer_thread),
         ("rooms.actor_thread", actor_thread),
-        ("database.sqlite_write_hold", "0.05"),
-    ])
-    .await;
+    ];
+    settings.extend(hold.map(|hold| ("database.sqlite_write_hold", hold)));
+    let app = spawn_app_with(&settings).await;
     let [mut alice, mut bob, mut carol, mut dave, mut eve] = app.users([1, 2, 3, 4, 5]).await;
     let pair = create_one_to_one(&mut alice, 1, &mut bob, 2).await;
     let rooms_done = AtomicBool::new(false);
